@@ -1,0 +1,68 @@
+"""Stage: clue elements (要素). Which of 对象, 时间, 地点, 具体行为, 后果 a clue states.
+
+The patterns are data (``nlp/data/elements.toml``): regular expressions over the normalised
+text plus jieba part-of-speech tags (person and organisation names, place names, times), so
+names never have to be listed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from nlp.segment import Tokenizer, data_path
+
+ELEMENTS = ("对象", "时间", "地点", "具体行为", "后果")
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> tuple[tuple[str, re.Pattern | None, frozenset[str], frozenset[str]], ...]:
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for name in ELEMENTS:
+        spec = data.get(name, {})
+        pats = spec.get("patterns", [])
+        rx = re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
+        out.append((name, rx, frozenset(spec.get("pos", [])), frozenset(spec.get("vague", []))))
+    return tuple(out)
+
+
+@dataclass
+class ElementExtractor:
+    """Find the elements of a clue.
+
+    Parameters
+    ----------
+    tokenizer : the Tokenizer whose part-of-speech tags are used.
+    patterns : path of the element pattern file; default the bundled one.
+    """
+
+    tokenizer: Tokenizer
+    patterns: str | None = None
+
+    def extract(self, text: str) -> dict[str, str]:
+        """Element name -> the first piece of text that shows it ("" when absent)."""
+        rules = _load(str(self.patterns or data_path("elements.toml")))
+        found = {name: "" for name in ELEMENTS}
+        tags = None
+        for name, rx, pos, vague in rules:
+            if rx is not None:
+                m = rx.search(text)
+                if m:
+                    found[name] = m.group(0)
+                    continue
+            if pos:
+                if tags is None:
+                    # Tag only the first few thousand characters: elements come early.
+                    tags = self.tokenizer.tag(text[:4000])
+                for word, flag in tags:
+                    if flag in pos and word not in vague and (len(word) > 1 or flag.startswith("v")):
+                        found[name] = word
+                        break
+        return found
+
+    def missing(self, text: str) -> list[str]:
+        return [k for k, v in self.extract(text).items() if not v]

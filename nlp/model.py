@@ -1,0 +1,272 @@
+"""Stage: heads. The multi-head clue classifier, a scikit-learn style estimator.
+
+One shared feature space (``nlp.features``), one calibrated linear head per taxonomy scheme:
+质量, 低质原因, 维度 (multi-label, one binary head per code, thresholds tuned on dev),
+作为类型, 东丽类别, 盐山类别 and any scheme a user adds to the taxonomy data.
+
+It knows nothing of files or the command line: ``fit(texts, labels)``, ``predict(texts)``,
+``predict_proba(texts)``, ``explain(texts)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.svm import LinearSVC
+
+from nlp.features import make_features
+from nlp.normalize import normalize
+from nlp.segment import Tokenizer
+from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Scheme, Taxonomy, load_taxonomy
+
+
+@dataclass
+class Head:
+    """One fitted classifier: probabilities for ``classes`` and linear weights for explanations."""
+
+    classes: list[str]
+    estimator: object | None  # None: a constant head (one class seen in training)
+    coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def proba(self, X) -> np.ndarray:
+        if self.estimator is None:
+            return np.ones((X.shape[0], 1))
+        return self.estimator.predict_proba(X)
+
+    def weights(self, k: int) -> np.ndarray | None:
+        """Weight vector that pushes towards class index k."""
+        if self.coef.size == 0:
+            return None
+        if self.coef.shape[0] == 1:  # binary: coef favours classes[1]
+            return self.coef[0] if k == 1 else -self.coef[0]
+        return self.coef[k]
+
+
+class ClueClassifier(BaseEstimator):
+    """Multi-head classifier of clues and bulletin text.
+
+    Parameters
+    ----------
+    taxonomy_path : taxonomy TOML; None for the bundled one.
+    backend : segmentation backend ("auto", "rjieba", "jieba").
+    C : inverse regularisation strength of the linear heads.
+    calibration_folds : folds for sigmoid calibration of each head.
+    random_state : seed; the same data and seed give the same model.
+    """
+
+    def __init__(self, taxonomy_path: str | None = None, backend: str = "auto", C: float = 0.5,
+                 calibration_folds: int = 3, max_char_features: int = 120_000, random_state: int = 0):
+        self.taxonomy_path = taxonomy_path
+        self.backend = backend
+        self.C = C
+        self.calibration_folds = calibration_folds
+        self.max_char_features = max_char_features
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, texts, labels: pd.DataFrame, dev_texts=None, dev_labels: pd.DataFrame | None = None):
+        """Fit every head. ``labels`` has one column per scheme id (codes as in the taxonomy)."""
+        self.taxonomy_: Taxonomy = load_taxonomy(self.taxonomy_path)
+        self.tokenizer_ = Tokenizer(self.backend)
+        norm = [normalize(str(t)) for t in texts]
+        self.features_ = make_features(self.tokenizer_, self.taxonomy_, max_chars=self.max_char_features)
+        X = self.features_.fit_transform(norm)
+        labels = labels.reset_index(drop=True).fillna("").astype(str)
+        self.heads_: dict[str, Head | dict[str, Head]] = {}
+        self.schemes_: list[str] = []
+        for scheme in self.taxonomy_.schemes:
+            if scheme.id not in labels.columns:
+                continue
+            rows = self._rows_for(scheme, labels)
+            if not rows.any():
+                continue
+            if scheme.multi:
+                sets = [set(scheme.parse(v)) for v in labels.loc[rows, scheme.id]]
+                self.heads_[scheme.id] = {
+                    code: self._fit_head(X[rows.to_numpy()], np.array(["1" if code in s else "0" for s in sets]))
+                    for code in scheme.code_list
+                }
+            else:
+                y = labels.loc[rows, scheme.id].to_numpy()
+                self.heads_[scheme.id] = self._fit_head(X[rows.to_numpy()], y)
+            self.schemes_.append(scheme.id)
+        self.thresholds_ = {sid: {} for sid in self.schemes_ if self.taxonomy_[sid].multi}
+        self.at_least_one_ = {sid: False for sid in self.thresholds_}
+        if dev_texts is not None and dev_labels is not None and len(dev_texts):
+            self._tune_thresholds(dev_texts, dev_labels.reset_index(drop=True).fillna("").astype(str))
+        self.feature_names_ = self._display_names()
+        return self
+
+    @staticmethod
+    def _rows_for(scheme: Scheme, labels: pd.DataFrame) -> pd.Series:
+        has = labels[scheme.id].str.strip() != ""
+        if scheme.applies_to == "all":
+            return has
+        quality = labels[QUALITY] if QUALITY in labels.columns else pd.Series([GOOD] * len(labels))
+        in_scope = quality == scheme.applies_to
+        # A multi-label cell may be legitimately empty ("no dimension"); single ones must be set.
+        return in_scope if scheme.multi else (in_scope & has)
+
+    def _fit_head(self, X, y: np.ndarray) -> Head:
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) == 1:
+            return Head([str(classes[0])], None)
+        folds = int(min(self.calibration_folds, counts.min()))
+        if folds >= 2:
+            base = LinearSVC(C=self.C, class_weight="balanced", random_state=self.random_state)
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            est = CalibratedClassifierCV(base, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
+            coef = est.calibrated_classifiers_[0].estimator.coef_
+        else:  # too few examples of some class to calibrate: logistic probabilities as they are
+            est = LogisticRegression(C=max(self.C * 4, 1.0), class_weight="balanced", max_iter=2000,
+                                     random_state=self.random_state).fit(X, y)
+            coef = est.coef_
+        return Head([str(c) for c in est.classes_], est, np.asarray(coef))
+
+    def _tune_thresholds(self, dev_texts, dev_labels: pd.DataFrame) -> None:
+        """Per-code thresholds of multi-label heads, chosen on dev rows (never test)."""
+        probs = self.predict_proba(dev_texts)
+        grid = np.round(np.arange(0.15, 0.86, 0.05), 2)
+        for sid in self.thresholds_:
+            scheme = self.taxonomy_[sid]
+            if sid not in dev_labels.columns:
+                continue
+            rows = self._rows_for(scheme, dev_labels).to_numpy()
+            if not rows.any():
+                continue
+            gold = np.array([[c in scheme.parse(v) for c in scheme.code_list]
+                             for v in dev_labels.loc[rows, sid]], dtype=bool)
+            P = probs[sid][rows]
+            for j, code in enumerate(scheme.code_list):
+                if gold[:, j].any():
+                    scores = [f1_score(gold[:, j], P[:, j] >= t, zero_division=0) for t in grid]
+                    self.thresholds_[sid][code] = float(grid[int(np.argmax(scores))])
+            plain = self._decide_multi(sid, P, at_least_one=False)
+            forced = self._decide_multi(sid, P, at_least_one=True)
+            f_plain = f1_score(gold, plain, average="micro", zero_division=0)
+            f_forced = f1_score(gold, forced, average="micro", zero_division=0)
+            self.at_least_one_[sid] = bool(f_forced > f_plain)
+
+    # --------------------------------------------------------------- prediction
+    def transform(self, texts, normalized: bool = False):
+        norm = list(texts) if normalized else [normalize(str(t)) for t in texts]
+        return self.features_.transform(norm)
+
+    def predict_proba(self, texts, normalized: bool = False, X=None) -> dict[str, np.ndarray]:
+        """Scheme id -> (n, n_codes) probabilities in ``taxonomy[scheme].code_list`` order.
+
+        Single-label heads give a distribution over codes; multi-label heads an independent
+        probability for each code.
+        """
+        if X is None:
+            X = self.transform(texts, normalized)
+        out = {}
+        for sid in self.schemes_:
+            codes = self.taxonomy_[sid].code_list
+            head = self.heads_[sid]
+            P = np.zeros((X.shape[0], len(codes)))
+            if isinstance(head, dict):
+                for j, code in enumerate(codes):
+                    h = head.get(code)
+                    if h is None:
+                        continue
+                    p = h.proba(X)
+                    P[:, j] = p[:, h.classes.index("1")] if "1" in h.classes else 0.0
+            else:
+                p = head.proba(X)
+                for k, c in enumerate(head.classes):
+                    if c in codes:
+                        P[:, codes.index(c)] = p[:, k]
+            out[sid] = P
+        return out
+
+    def _decide_multi(self, sid: str, P: np.ndarray, at_least_one: bool | None = None) -> np.ndarray:
+        codes = self.taxonomy_[sid].code_list
+        t = np.array([self.thresholds_.get(sid, {}).get(c, 0.5) for c in codes])
+        chosen = P >= t
+        if at_least_one if at_least_one is not None else self.at_least_one_.get(sid, False):
+            none = ~chosen.any(axis=1)
+            chosen[none, P[none].argmax(axis=1)] = True
+        return chosen
+
+    def predict(self, texts, normalized: bool = False, X=None) -> pd.DataFrame:
+        """Codes for every scheme plus ``<scheme>置信度``. Rows judged 低质 get only 低质原因."""
+        probs = self.predict_proba(texts, normalized, X)
+        n = len(next(iter(probs.values()))) if probs else 0
+        out = {}
+        quality = None
+        if QUALITY in probs:
+            codes = self.taxonomy_[QUALITY].code_list
+            quality = np.array(codes)[probs[QUALITY].argmax(axis=1)]
+        for sid, P in probs.items():
+            scheme = self.taxonomy_[sid]
+            if scheme.multi:
+                chosen = self._decide_multi(sid, P)
+                values = ["|".join(c for c, on in zip(scheme.code_list, row) if on) for row in chosen]
+                conf = np.where(chosen.any(axis=1), np.where(chosen, P, 1.0).min(axis=1), 1 - P.max(axis=1))
+            else:
+                idx = P.argmax(axis=1)
+                values = list(np.array(scheme.code_list)[idx])
+                conf = P[np.arange(n), idx]
+            if quality is not None and scheme.applies_to in (GOOD, LOW):
+                keep = quality == scheme.applies_to
+                values = [v if k else "" for v, k in zip(values, keep)]
+                conf = np.where(keep, conf, np.nan)
+            out[sid] = values
+            out[f"{sid}置信度"] = np.round(conf, 3)
+        return pd.DataFrame(out, index=range(n))
+
+    # ------------------------------------------------------------- explanation
+    def _display_names(self) -> np.ndarray:
+        names = []
+        for raw in self.features_.get_feature_names_out():
+            kind, _, name = raw.partition("__")
+            names.append("" if kind == "cues" else name.replace(" ", ""))
+        return np.array(names, dtype=object)
+
+    def explain(self, X, predicted: pd.DataFrame, top: int = 3) -> list[dict[str, list[str]]]:
+        """For each row, scheme id -> the words that pushed most towards the predicted code."""
+        X = X.tocsr()
+        result: list[dict[str, list[str]]] = [dict() for _ in range(X.shape[0])]
+        for sid in self.schemes_:
+            if sid not in predicted.columns:
+                continue
+            scheme = self.taxonomy_[sid]
+            head = self.heads_[sid]
+            for i, value in enumerate(predicted[sid]):
+                codes = scheme.parse(value)
+                if not codes:
+                    continue
+                words: list[str] = []
+                for code in codes:
+                    if isinstance(head, dict):
+                        h = head.get(code)
+                        w = h.weights(h.classes.index("1")) if h and "1" in h.classes else None
+                    else:
+                        w = head.weights(head.classes.index(code)) if code in head.classes else None
+                    if w is not None:
+                        words += self._top_words(X, i, w, top)
+                if words:
+                    result[i][sid] = list(dict.fromkeys(words))[: top * max(1, len(codes))]
+        return result
+
+    def _top_words(self, X, i: int, w: np.ndarray, top: int) -> list[str]:
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        idx, vals = X.indices[lo:hi], X.data[lo:hi]
+        contrib = vals * w[idx]
+        chosen: list[str] = []
+        for k in np.argsort(-contrib):
+            if contrib[k] <= 0 or len(chosen) >= top:
+                break
+            name = self.feature_names_[idx[k]]
+            if len(name) < 2 or any(name in c or c in name for c in chosen):
+                continue
+            chosen.append(name)
+        return chosen

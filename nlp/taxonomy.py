@@ -1,0 +1,148 @@
+"""Stage: label taxonomy. Loads and validates the taxonomy data file (TOML).
+
+Every scheme (质量, 低质原因, 维度, 作为类型, 东丽类别, 盐山类别 and any user scheme) and its codes
+live in ``nlp/data/taxonomy.toml``. Nothing else in the package hard-codes a code list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from nlp.errors import UserError
+
+QUALITY = "质量"
+REASON = "低质原因"
+GOOD = "合格"
+LOW = "低质"
+MULTI_SEP = "|"
+_APPLIES = {"all", GOOD, LOW}
+_KINDS = {"single", "multi"}
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    description: str = ""
+    cues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scheme:
+    id: str
+    name: str
+    kind: str  # "single" | "multi"
+    applies_to: str  # "all" | "合格" | "低质"
+    codes: tuple[Code, ...]
+
+    @property
+    def code_list(self) -> list[str]:
+        return [c.code for c in self.codes]
+
+    @property
+    def multi(self) -> bool:
+        return self.kind == "multi"
+
+    def name_of(self, code: str) -> str:
+        for c in self.codes:
+            if c.code == code:
+                return c.name
+        return code
+
+    def parse(self, value: str) -> list[str]:
+        """Split a cell into codes (multi schemes use '|'); empty cell gives []."""
+        value = (value or "").strip()
+        if not value:
+            return []
+        if self.multi:
+            return [v.strip() for v in value.split(MULTI_SEP) if v.strip()]
+        return [value]
+
+    def invalid(self, value: str) -> list[str]:
+        """Codes in the cell that this scheme does not know."""
+        known = set(self.code_list)
+        return [c for c in self.parse(value) if c not in known]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: str
+    schemes: tuple[Scheme, ...]
+    digest: str = field(default="")
+
+    def __getitem__(self, scheme_id: str) -> Scheme:
+        for s in self.schemes:
+            if s.id == scheme_id:
+                return s
+        raise KeyError(scheme_id)
+
+    def __contains__(self, scheme_id: str) -> bool:
+        return any(s.id == scheme_id for s in self.schemes)
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.schemes]
+
+    @property
+    def label_columns(self) -> list[str]:
+        return self.ids
+
+    def cue_terms(self) -> list[tuple[str, str, str]]:
+        """(scheme id, code, cue) for every cue term, in file order."""
+        return [(s.id, c.code, cue) for s in self.schemes for c in s.codes for cue in c.cues]
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("nlp") / "data" / "taxonomy.toml"))
+
+
+def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
+    """Load and validate a taxonomy file; ``None`` loads the bundled one."""
+    path = Path(path) if path else default_path()
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"找不到分类体系文件：{path}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UserError(f"分类体系文件 {path} 格式错误：{e}") from None
+    return _build(data, hashlib.sha256(raw).hexdigest()[:16], path)
+
+
+def _build(data: dict, digest: str, path: Path) -> Taxonomy:
+    where = f"分类体系文件 {path}"
+    schemes = []
+    seen: set[str] = set()
+    for i, s in enumerate(data.get("schemes", []), 1):
+        sid = str(s.get("id", "")).strip()
+        if not sid:
+            raise UserError(f"{where}：第 {i} 个 scheme 缺少 id")
+        if sid in seen:
+            raise UserError(f"{where}：scheme “{sid}” 重复定义")
+        seen.add(sid)
+        kind = s.get("kind", "single")
+        applies = s.get("applies_to", GOOD)
+        if kind not in _KINDS:
+            raise UserError(f"{where}：scheme “{sid}” 的 kind 必须是 single 或 multi，现为 {kind!r}")
+        if applies not in _APPLIES:
+            raise UserError(f"{where}：scheme “{sid}” 的 applies_to 必须是 all、合格 或 低质，现为 {applies!r}")
+        codes = []
+        for c in s.get("codes", []):
+            code = str(c.get("code", "")).strip()
+            if not code or MULTI_SEP in code:
+                raise UserError(f"{where}：scheme “{sid}” 有空代码或含“|”的代码")
+            codes.append(Code(code, str(c.get("name", code)), str(c.get("description", "")),
+                              tuple(str(x) for x in c.get("cues", []) if str(x).strip())))
+        if len({c.code for c in codes}) != len(codes):
+            raise UserError(f"{where}：scheme “{sid}” 有重复代码")
+        if len(codes) < 2:
+            raise UserError(f"{where}：scheme “{sid}” 至少需要两个代码")
+        schemes.append(Scheme(sid, str(s.get("name", sid)), kind, applies, tuple(codes)))
+    for required in (QUALITY, REASON):
+        if required not in seen:
+            raise UserError(f"{where}：缺少必需的 scheme “{required}”")
+    return Taxonomy(str(data.get("version", "1")), tuple(schemes), digest)
