@@ -196,9 +196,14 @@ class ClueClassifier(BaseEstimator):
             chosen[none, P[none].argmax(axis=1)] = True
         return chosen
 
-    def predict(self, texts, normalized: bool = False, X=None) -> pd.DataFrame:
-        """Codes for every scheme plus ``<scheme>置信度``. Rows judged 低质 get only 低质原因."""
-        probs = self.predict_proba(texts, normalized, X)
+    def predict(self, texts, normalized: bool = False, X=None, probs=None, ungated=None) -> pd.DataFrame:
+        """Codes for every scheme plus ``<scheme>置信度``.
+
+        Rows judged 低质 get only 低质原因, except rows marked in ``ungated`` (e.g. paragraphs of a
+        policy document, which are not clues but still address dimensions and categories).
+        """
+        if probs is None:
+            probs = self.predict_proba(texts, normalized, X)
         n = len(next(iter(probs.values()))) if probs else 0
         out = {}
         quality = None
@@ -217,6 +222,10 @@ class ClueClassifier(BaseEstimator):
                 conf = P[np.arange(n), idx]
             if quality is not None and scheme.applies_to in (GOOD, LOW):
                 keep = quality == scheme.applies_to
+                if ungated is not None and scheme.applies_to == GOOD:
+                    keep = keep | np.asarray(ungated, dtype=bool)
+                elif ungated is not None:
+                    keep = keep & ~np.asarray(ungated, dtype=bool)
                 values = [v if k else "" for v, k in zip(values, keep)]
                 conf = np.where(keep, conf, np.nan)
             out[sid] = values
@@ -228,7 +237,9 @@ class ClueClassifier(BaseEstimator):
         names = []
         for raw in self.features_.get_feature_names_out():
             kind, _, name = raw.partition("__")
-            names.append("" if kind == "cues" else name.replace(" ", ""))
+            name = name.replace(" ", "")
+            # Only whole words or character runs make readable evidence; no punctuation, no cues.
+            names.append("" if kind == "cues" or not all(ch.isalnum() for ch in name) else name)
         return np.array(names, dtype=object)
 
     def explain(self, X, predicted: pd.DataFrame, top: int = 3) -> list[dict[str, list[str]]]:

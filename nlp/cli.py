@@ -1,0 +1,416 @@
+"""Command line: the typer apps behind train.py and classify.py.
+
+The CLI parses arguments, prints Chinese messages and calls the package: the registry for
+models, ``training`` for training jobs, ``pipeline.Annotator`` for labels, ``io`` for files.
+A ``UserError`` becomes a one-line Chinese message and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from nlp.errors import UserError
+
+# Both cores by default; overridable for benchmarks and small machines.
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _fail(message: str, code: int = 1):
+    typer.secho(f"错误：{message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+# =============================================================== shared
+def ensure_model(registry, version: str | None = None, backend: str = "auto"):
+    """The current (or named) verified model; build the default one on first use or after a
+    library upgrade, with a message."""
+    from nlp import training
+    from nlp.registry import ModelMismatch
+
+    try:
+        if version or registry.current():
+            return registry.load(version)
+        _say("首次使用：还没有模型，正在用内置语料训练默认模型（约需一分钟）……")
+    except ModelMismatch as e:
+        if version:
+            raise
+        _say(f"{e} 正在用内置语料自动重新训练……")
+    with registry.lock():
+        result = training.build(registry=registry, backend=backend, log=_say)
+        registry.promote(result.version)
+    _say(f"默认模型 {result.version} 已训练完成并启用。")
+    return registry.load(result.version)
+
+
+# =============================================================== train
+train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_markup_mode=None)
+
+
+@train_app.command(help="用语料训练模型（默认读取 corpora/clues.csv），或追加新标注、回退、列出版本、审查标注。")
+def train(
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件（默认 corpora/clues.csv）"),
+    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
+    prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
+    force: bool = typer.Option(False, "--force", help="即使某个头部指标下降超过容差，也启用新模型"),
+    tolerance: float = typer.Option(0.02, "--tolerance", help="晋升门槛：任一头部 macro-F1 下降不得超过此值"),
+    rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本"),
+    list_: bool = typer.Option(False, "--list", help="列出所有模型版本及其主要指标"),
+    audit: bool = typer.Option(False, "--audit", help="交叉验证找出可能标错的语料行，供人工复核"),
+    audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="审查结果另存为文件（CSV/XLSX/JSONL）"),
+    seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
+    backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+):
+    from nlp import corpus as corpus_mod
+    from nlp import training
+    from nlp.registry import Registry
+    from nlp.taxonomy import load_taxonomy
+
+    if prefer not in (None, "new", "old"):
+        _fail("--prefer 只能是 new 或 old")
+    registry = Registry(models)
+    corpus_path = corpus or corpus_mod.default_corpus()
+    try:
+        if list_:
+            return _list_versions(registry)
+        if rollback:
+            old, new = registry.rollback()
+            typer.echo(f"已回退：当前模型由 {old or '（无）'} 改为 {new}。")
+            return
+        taxonomy = load_taxonomy()
+        if audit:
+            df = corpus_mod.read_corpus(corpus_path)
+            _say(f"审查中：{len(df)} 行语料做 5 折交叉验证……")
+            found = training.audit(df, taxonomy, seed, backend, None)
+            _report_audit(found, audit_out)
+            return
+        with registry.lock():
+            if add:
+                _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy)
+            else:
+                t0 = time.time()
+                result = training.build(corpus_path, seed, backend, registry, log=_say)
+                registry.promote(result.version)
+                typer.echo(f"模型 {result.version} 训练完成并启用（用时 {time.time() - t0:.0f} 秒）。")
+                typer.echo(_headline_text(result.info["headline"]))
+                typer.echo(f"评估报告：{registry.path(result.version) / 'report.md'}")
+    except UserError as e:
+        _fail(str(e))
+
+
+def _headline_text(head: dict) -> str:
+    return "test 划分 macro-F1：" + "，".join(f"{k} {v:.3f}" for k, v in head.items())
+
+
+def _list_versions(registry) -> None:
+    current = registry.current()
+    rows = registry.versions()
+    if not rows:
+        typer.echo("还没有任何模型版本。运行 python train.py 训练。")
+        return
+    for m in rows:
+        mark = "*" if m["version"] == current else " "
+        head = "，".join(f"{k} {v:.3f}" for k, v in m.get("headline", {}).items())
+        typer.echo(f"{mark} {m['version']}  语料 {m.get('corpus_rows', '?')} 行  {head}")
+    typer.echo("（* 为当前使用的版本；数字为 test 划分 macro-F1）")
+
+
+def _report_audit(found, out: Optional[Path]) -> None:
+    from nlp.io import TableWriter
+
+    if found.empty:
+        typer.echo("没有发现与交叉验证预测明显矛盾的标注。")
+        return
+    typer.echo(f"发现 {len(found)} 处可能标错的标注（模型在交叉验证中有把握地给出了不同标签），请人工复核：")
+    if out:
+        with TableWriter(out) as w:
+            w.write(found)
+        typer.echo(f"已写入 {out}")
+    else:
+        for r in found.head(50).itertuples(index=False):
+            typer.echo(f"  {r.id}  {r.头部}：标注 {r.现有标注} → 模型 {r.模型判断}（{r.模型置信度:.0%}）  {r.text[:60]}")
+        if len(found) > 50:
+            typer.echo(f"  ……共 {len(found)} 处，用 --audit-out 文件.xlsx 导出全部")
+
+
+def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy) -> None:
+    from nlp import corpus as corpus_mod
+    from nlp import training
+    from nlp.registry import ModelMismatch
+    from nlp.report import evaluate, headline
+
+    base = corpus_mod.read_corpus(corpus_path)
+    merge = training.merge_labeled(base, add, taxonomy, prefer)
+    for msg in merge.duplicates:
+        _say(f"重复：{msg}")
+    for msg in merge.conflicts:
+        _say(f"冲突（按 --prefer {prefer} 处理）：{msg}")
+    if merge.unlabeled:
+        _say(f"{merge.unlabeled} 行未填写标签，已跳过。")
+    if merge.added.empty and not (merge.conflicts and prefer == "new"):
+        typer.echo("没有新的行需要添加，语料和模型保持不变。")
+        return
+    _say(f"通过校验：新增 {len(merge.added)} 行。正在训练新模型并与当前模型对比……")
+    current = None
+    if registry.current():
+        try:
+            current = registry.load()
+        except ModelMismatch:
+            current = None
+    result = training.build(corpus_path, seed, backend, registry, df=merge.frame, log=_say)
+    drops = []
+    if current is not None:
+        test = merge.frame[merge.frame["split"] == "test"]
+        cols = training.label_columns(taxonomy, merge.frame)
+        old_test = headline(evaluate(current, test["text"].tolist(), test[cols]))
+        drops += training.compare(result.info["headline"], old_test, tolerance, "固定 test 划分上")
+        new_added, old_added = training.added_rows_comparison(
+            merge.frame, merge.added["id"].tolist(), current, taxonomy, seed, backend, None)
+        drops += training.compare(new_added, old_added, tolerance, "新增行的留出折上")
+        typer.echo("新旧模型对比（macro-F1）：")
+        for head, new_v in result.info["headline"].items():
+            typer.echo(f"  test 划分 {head}：旧 {old_test.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
+        for head, new_v in new_added.items():
+            typer.echo(f"  新增行留出折 {head}：旧 {old_added.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
+    training.write_corpus(merge.frame, corpus_path)
+    typer.echo(f"新标注已并入语料 {corpus_path}（新增 {len(merge.added)} 行）。")
+    if drops and not force:
+        typer.echo(f"新模型 {result.version} 未启用，当前模型保持 {registry.current()}：")
+        for d in drops:
+            typer.echo(f"  {d}（容差 {tolerance}）")
+        typer.echo("如确认要启用，可加 --force 重新运行，或用 python train.py --list 查看各版本。")
+        raise typer.Exit(3)
+    registry.promote(result.version)
+    typer.echo(f"新模型 {result.version} 已启用{'（--force）' if drops else ''}。可用 python train.py --rollback 回退。")
+
+
+def train_main() -> None:
+    train_app(prog_name="train.py")
+
+
+# =============================================================== classify
+classify_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_markup_mode=None)
+
+_ANNOTATOR = None  # set in the parent before forking workers; each worker inherits it
+
+
+def _work(frame, column):
+    return _ANNOTATOR.annotate(frame, column)
+
+
+@classify_app.command(help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
+def classify(
+    input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
+    text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
+    column: str = typer.Option("text", "--column", help="文本所在的列名"),
+    names: bool = typer.Option(False, "--names", help="输出时附加各代码的中文名称"),
+    split_cases: bool = typer.Option(True, "--split-cases/--no-split-cases",
+                                     help="长文本拆分：通报按案例、文件按段落分别分类（默认开启）"),
+    suggest: int = typer.Option(0, "--suggest", help="挑出模型最没把握的 N 条，生成标注工作表（配合 -o 工作表.xlsx）"),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="并行进程数（默认用满两个核）"),
+    chunk_size: int = typer.Option(2000, "--chunk-size", help="每批处理的行数"),
+    model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本（默认当前版本）"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+):
+    from nlp.registry import Registry
+
+    try:
+        if text is None and input is None:
+            _fail("请给出输入文件，或用 --text 输入单条线索。用 -h 查看帮助。", 2)
+        if input is not None and text is not None:
+            _fail("输入文件和 --text 只能二选一。", 2)
+        if input is not None and output is None:
+            _fail("请用 -o 指定输出文件，例如 -o 结果.xlsx", 2)
+        if input is not None and output is not None and input.resolve() == output.resolve():
+            _fail("输出文件不能与输入文件相同。", 2)
+        if output is not None:
+            from nlp.io import file_format
+
+            file_format(output)
+        registry = Registry(models)
+        clf = ensure_model(registry, model)
+        if backend:
+            clf.tokenizer_.backend = backend
+            clf.tokenizer_._impl = None
+        from nlp.pipeline import Annotator
+
+        annotator = Annotator(clf, split_cases=split_cases, names=names)
+        if text is not None:
+            typer.echo(_intake(annotator, text))
+        elif suggest:
+            _suggest(annotator, input, output, column, suggest, chunk_size)
+        else:
+            _batch(annotator, input, output, column, workers, chunk_size)
+    except UserError as e:
+        _fail(str(e))
+
+
+def _intake(annotator, text: str) -> str:
+    from nlp.normalize import normalize
+    from nlp.quality import assess, questions
+    from nlp.report import intake_summary
+    import pandas as pd
+
+    if not text.strip():
+        raise UserError("线索文本为空。")
+    out = annotator.annotate(pd.DataFrame({"text": [text]}), "text")
+    tax = annotator.model.taxonomy_
+    blocks = []
+    if len(out) > 1:
+        kinds = set(out["文本类型"])
+        blocks.append(f"长文本已拆分为 {int((out['案例序号'] != '全文').sum())} 部分（{'、'.join(sorted(kinds))}）。")
+    for row in out.to_dict("records"):
+        if row.get("案例序号") == "全文":
+            blocks.append("【全文汇总】\n" + str(row.get("依据", "")))
+            continue
+        seg_text = normalize(text) if not row.get("案例序号") else None
+        a = assess(seg_text if seg_text is not None else "", annotator.extractor) if seg_text is not None else None
+        elements = a["要素"] if a else {}
+        missing = row.get("缺失要素", "")
+        q = questions([m for m in str(missing).split("、") if m])
+        title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""
+        blocks.append(title + intake_summary(row, tax, elements, q))
+    return "\n\n".join(blocks)
+
+
+def _check_chunk(chunk, column: str, source: Path) -> None:
+    from nlp.io import NonText
+
+    if column not in chunk.frame.columns:
+        cols = "、".join(str(c) for c in chunk.frame.columns)
+        raise UserError(f"输入文件 {source} 没有“{column}”列。现有列：{cols}。请用 --column 指定文本所在的列。")
+    bad = [n for n, v in zip(chunk.rows, chunk.frame[column]) if isinstance(v, NonText)]
+    if bad:
+        shown = "、".join(str(n) for n in bad[:10])
+        raise UserError(f"“{column}”列第 {shown} 行{'等' if len(bad) > 10 else ''}不是文本（数字、日期或对象），"
+                        f"共 {len(bad)} 行。请检查是否选错了列（--column），或把这些单元格改成文本。")
+
+
+def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int) -> None:
+    import pandas as pd
+    from tqdm import tqdm
+
+    from nlp.io import TableWriter, read_chunks
+    from nlp.report import Tally
+    from nlp.taxonomy import LOW, QUALITY
+
+    global _ANNOTATOR
+    _ANNOTATOR = annotator
+    tax = annotator.model.taxonomy_
+    tally = Tally(annotator.schemes, {s.id for s in tax.schemes if s.multi})
+    started = time.time()
+    n_in = 0
+    writer = TableWriter(target, highlight=(QUALITY, LOW))
+    bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
+    pool = None
+    try:
+        with writer:
+            chunks = read_chunks(source, chunk_size)
+            pending: collections.deque = collections.deque()
+
+            def drain(block: bool):
+                while pending and (block or len(pending) >= 2 * max(workers, 1)):
+                    rows_in, res = pending.popleft()
+                    frame = res if isinstance(res, pd.DataFrame) else res.get()
+                    writer.write(frame)
+                    tally.add(frame)
+                    bar.update(rows_in)
+
+            for chunk in chunks:
+                _check_chunk(chunk, column, source)
+                n_in += len(chunk.frame)
+                if pool is None and workers > 1 and n_in > chunk_size:
+                    # more than one chunk: worth the worker processes (fork shares the loaded model)
+                    pool = mp.get_context("fork").Pool(workers)
+                if pool is None:
+                    pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
+                else:
+                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column))))
+                drain(block=False)
+            drain(block=True)
+            if n_in == 0:
+                raise UserError(f"输入文件 {source} 只有表头，没有数据行。")
+            writer.summary = tally.rows_for_table()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+    elapsed = max(time.time() - started, 1e-9)
+    typer.echo(tally.render())
+    typer.echo(f"已写入 {target}（输入 {n_in} 条，用时 {elapsed:.1f} 秒，{n_in / elapsed:.0f} 条/秒）。")
+
+
+def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:
+    import heapq
+
+    import numpy as np
+    import pandas as pd
+
+    from nlp.corpus import near_duplicates
+    from nlp.io import read_chunks
+    from nlp.normalize import normalize
+    from nlp.worksheet import write_worksheet
+
+    if target.suffix.lower() != ".xlsx":
+        raise UserError("标注工作表须为 .xlsx 文件（带下拉列表），例如 -o 工作表.xlsx")
+    model = annotator.model
+    heap: list = []  # (uncertainty, row order, id, text) — the most uncertain 5n kept
+    order = 0
+    for chunk in read_chunks(source, chunk_size):
+        _check_chunk(chunk, column, source)
+        texts = [str(v) for v in chunk.frame[column]]
+        ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r) for r in chunk.rows]
+        keep = [i for i, t in enumerate(texts) if t.strip()]
+        if not keep:
+            continue
+        norm = [normalize(texts[i]) for i in keep]
+        probs = model.predict_proba(norm, normalized=True)
+        u = np.zeros(len(keep))
+        heads = 0
+        for sid, P in probs.items():
+            if model.taxonomy_[sid].multi:
+                u += (1 - np.abs(2 * P - 1)).mean(axis=1)
+            else:
+                top2 = np.sort(P, axis=1)[:, -2:]
+                u += 1 - (top2[:, -1] - top2[:, 0])
+            heads += 1
+        u /= max(heads, 1)
+        for k, i in enumerate(keep):
+            item = (float(u[k]), -order, ids[i], texts[i])
+            order += 1
+            if len(heap) < 5 * n:
+                heapq.heappush(heap, item)
+            else:
+                heapq.heappushpop(heap, item)
+    ranked = sorted(heap, reverse=True)
+    chosen: list = []
+    for item in ranked:
+        if len(chosen) >= n:
+            break
+        if chosen and near_duplicates([item[3]], 0.6, others=[c[3] for c in chosen]):
+            continue
+        chosen.append(item)
+    frame = pd.DataFrame({"id": [c[2] for c in chosen], "text": [c[3] for c in chosen],
+                          "模型把握度": [round(1 - c[0], 3) for c in chosen]})
+    write_worksheet(frame, target, model.taxonomy_, annotator)
+    typer.echo(f"已挑出 {len(chosen)} 条模型最没把握的线索（互不近似重复），标注工作表写入 {target}。"
+               f"标注完成后运行：python train.py --add {target}")
+
+
+def classify_main() -> None:
+    classify_app(prog_name="classify.py")

@@ -1,0 +1,350 @@
+"""Stage: reading and writing. CSV (UTF-8 or GB18030, detected), XLSX and JSONL, streamed in chunks.
+
+Readers yield ``Chunk`` objects (a DataFrame of string cells plus the 1-based row numbers of
+the source file) so memory stays bounded on any file size. Writers write to a temporary file
+beside the target and rename it into place only when everything succeeded: a failed run
+never leaves a partial output behind.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+
+from nlp.errors import UserError
+
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
+           ".ndjson": "jsonl"}
+MAX_CELL = 1_000_000  # characters kept of one cell; longer cells are cut (and reported)
+
+
+def file_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx 或 .jsonl")
+    return FORMATS[suffix]
+
+
+@dataclass
+class Chunk:
+    frame: pd.DataFrame  # string cells, original column order
+    rows: list[int]  # 1-based data row numbers in the source file (header not counted)
+
+
+# ----------------------------------------------------------------- encoding
+def detect_encoding(path: str | Path, sample: int = 1 << 20) -> str:
+    """'utf-8-sig' when the file decodes as UTF-8 (BOM or not), else 'gb18030'."""
+    raw = Path(path).open("rb").read(sample)
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        raw.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as e:
+        if e.start >= len(raw) - 4:  # a character cut by the sample boundary
+            return "utf-8-sig"
+    try:
+        raw.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise UserError(f"无法识别文件 {path} 的编码：既不是 UTF-8 也不是 GB18030（GBK）。"
+                        "请在 Excel 或记事本中“另存为”UTF-8 编码的 CSV。") from None
+
+
+# ------------------------------------------------------------------ readers
+def read_chunks(path: str | Path, chunk_size: int = 2000) -> Iterator[Chunk]:
+    """Stream a table file as chunks of string cells."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"找不到输入文件：{path}")
+    if path.stat().st_size == 0:
+        raise UserError(f"输入文件 {path} 是空文件")
+    fmt = file_format(path)
+    if fmt in ("csv", "tsv"):
+        yield from _read_csv(path, chunk_size, "\t" if fmt == "tsv" else None)
+    elif fmt == "xlsx":
+        yield from _read_xlsx(path, chunk_size)
+    else:
+        yield from _read_jsonl(path, chunk_size)
+
+
+def _read_csv(path: Path, chunk_size: int, sep: str | None) -> Iterator[Chunk]:
+    enc = detect_encoding(path)
+    if sep is None:
+        with path.open("r", encoding=enc, errors="replace", newline="") as fh:
+            head = fh.read(64 * 1024)
+        try:
+            sep = csv.Sniffer().sniff(head.split("\n", 1)[0], delimiters=",\t;").delimiter
+        except csv.Error:
+            sep = ","
+    done = 0
+    try:
+        reader = pd.read_csv(path, encoding=enc, sep=sep, dtype=str, keep_default_na=False,
+                             chunksize=chunk_size, engine="c", on_bad_lines="error")
+        for frame in reader:
+            frame.columns = [str(c).strip() for c in frame.columns]
+            yield Chunk(frame, list(range(done + 1, done + len(frame) + 1)))
+            done += len(frame)
+    except UnicodeDecodeError:
+        raise UserError(f"文件 {path} 第 {done + 1} 行附近有无法按 {enc} 解码的字节：文件编码混杂或已损坏。"
+                        "请另存为 UTF-8 编码的 CSV 后重试。") from None
+    except pd.errors.EmptyDataError:
+        raise UserError(f"输入文件 {path} 没有表头和数据") from None
+    except pd.errors.ParserError as e:
+        raise UserError(f"文件 {path} 第 {done + 1} 行之后格式错误（引号不配对或列数不一致）：{e}") from None
+
+
+def _cell(v) -> str | object:
+    if v is None:
+        return ""
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    if isinstance(v, str):
+        return v
+    return NonText(v)
+
+
+class NonText:
+    """A cell that held a number, date or other non-text value."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:
+        if isinstance(self.value, (_dt.date, _dt.datetime)):
+            return self.value.isoformat()
+        return str(self.value)
+
+
+def _read_xlsx(path: Path, chunk_size: int) -> Iterator[Chunk]:
+    try:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise UserError(f"Excel 文件 {path} 已损坏或不是 .xlsx 格式，无法打开（{type(e).__name__}）。"
+                        "请用 Excel 打开后另存为 .xlsx 再试。") from None
+    except Exception as e:
+        raise UserError(f"Excel 文件 {path} 无法打开：{e}") from None
+    try:
+        ws = wb.worksheets[0]
+        it = ws.iter_rows(values_only=True)
+        header = next(it, None)
+        if header is None:
+            raise UserError(f"Excel 文件 {path} 的第一个工作表是空的")
+        columns = [str(h).strip() if h is not None else f"列{i + 1}" for i, h in enumerate(header)]
+        buf: list[list] = []
+        nums: list[int] = []
+        n = 0
+        for row in it:
+            n += 1
+            if row is None or all(v is None for v in row):
+                continue
+            cells = [_cell(v) for v in row[: len(columns)]]
+            cells += [""] * (len(columns) - len(cells))
+            buf.append(cells)
+            nums.append(n)
+            if len(buf) >= chunk_size:
+                yield Chunk(pd.DataFrame(buf, columns=columns, dtype=object), nums)
+                buf, nums = [], []
+        if buf:
+            yield Chunk(pd.DataFrame(buf, columns=columns, dtype=object), nums)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"读取 Excel 文件 {path} 时出错（{type(e).__name__}）：文件可能已损坏") from None
+    finally:
+        wb.close()
+
+
+def _read_jsonl(path: Path, chunk_size: int) -> Iterator[Chunk]:
+    enc = detect_encoding(path)
+    buf: list[dict] = []
+    nums: list[int] = []
+    with path.open("r", encoding=enc, errors="strict") as fh:
+        n = 0
+        try:
+            for line in fh:
+                n += 1
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise UserError(f"JSONL 文件 {path} 第 {n} 行不是合法的 JSON：{e.msg}") from None
+                if not isinstance(obj, dict):
+                    raise UserError(f"JSONL 文件 {path} 第 {n} 行应是一个 JSON 对象（{{...}}）")
+                buf.append({k: _cell(v) for k, v in obj.items()})
+                nums.append(n)
+                if len(buf) >= chunk_size:
+                    yield Chunk(pd.DataFrame(buf, dtype=object).fillna(""), nums)
+                    buf, nums = [], []
+        except UnicodeDecodeError:
+            raise UserError(f"JSONL 文件 {path} 第 {n + 1} 行有无法按 {enc} 解码的字节") from None
+    if buf:
+        yield Chunk(pd.DataFrame(buf, dtype=object).fillna(""), nums)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Whole (small) table, e.g. labeled rows to add to the corpus."""
+    frames = [c.frame for c in read_chunks(path, chunk_size=50_000)]
+    if not frames:
+        raise UserError(f"文件 {path} 只有表头，没有数据行")
+    df = pd.concat(frames, ignore_index=True)
+    return df.map(lambda v: str(v) if isinstance(v, NonText) else v).fillna("")
+
+
+# ------------------------------------------------------------------ writers
+@contextmanager
+def atomic_path(target: str | Path):
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text_atomic(target: str | Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
+class TableWriter:
+    """Streaming writer for CSV, XLSX or JSONL, chosen by the target's suffix.
+
+    Use as a context manager; rows appear at the target only when the block exits cleanly.
+    ``highlight`` (XLSX only) names a column and a value whose rows get a fill colour.
+    """
+
+    def __init__(self, target: str | Path, highlight: tuple[str, str] | None = None,
+                 summary: list[list] | None = None):
+        self.target = Path(target)
+        self.fmt = file_format(self.target)
+        self.highlight = highlight
+        self.summary = summary
+        self.columns: list[str] | None = None
+
+    def __enter__(self):
+        self._ctx = atomic_path(self.target)
+        self.tmp = self._ctx.__enter__()
+        if self.fmt in ("csv", "tsv"):
+            self._fh = open(self.tmp, "w", encoding="utf-8-sig", newline="")
+            self._csv = csv.writer(self._fh, delimiter="\t" if self.fmt == "tsv" else ",")
+        elif self.fmt == "jsonl":
+            self._fh = open(self.tmp, "w", encoding="utf-8")
+        else:
+            import openpyxl
+
+            self._wb = openpyxl.Workbook(write_only=True)
+            self._ws = self._wb.create_sheet("分类结果")
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.columns is None:
+            self.columns = [str(c) for c in frame.columns]
+            if self.fmt in ("csv", "tsv"):
+                self._csv.writerow(self.columns)
+            elif self.fmt == "xlsx":
+                self._ws.append(self._styled(self.columns, bold=True))
+        frame = frame.reindex(columns=self.columns)
+        records = frame.to_dict("records")
+        if self.fmt in ("csv", "tsv"):
+            self._csv.writerows([[_plain(r[c]) for c in self.columns] for r in records])
+        elif self.fmt == "jsonl":
+            for r in records:
+                self._fh.write(json.dumps({c: _json_value(r[c]) for c in self.columns}, ensure_ascii=False) + "\n")
+        else:
+            hcol, hval = self.highlight or (None, None)
+            for r in records:
+                values = [_xlsx_value(r[c]) for c in self.columns]
+                mark = hcol is not None and r.get(hcol) == hval
+                self._ws.append(self._styled(values, fill=mark) if mark else values)
+
+    def _styled(self, values, bold=False, fill=False):
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font, PatternFill
+
+        cells = []
+        for v in values:
+            c = WriteOnlyCell(self._ws, value=v)
+            if bold:
+                c.font = Font(bold=True)
+            if fill:
+                c.fill = PatternFill("solid", fgColor="FFF2CC")
+            cells.append(c)
+        return cells
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self.fmt == "xlsx":
+                if exc_type is None:
+                    if self.columns is None:
+                        self._ws.append(["(无数据)"])
+                    if self.summary:
+                        ws = self._wb.create_sheet("汇总")
+                        for row in self.summary:
+                            ws.append(row)
+                    self._wb.save(self.tmp)
+            else:
+                self._fh.close()
+        except BaseException as e:
+            self._ctx.__exit__(type(e), e, e.__traceback__)
+            raise
+        return self._ctx.__exit__(exc_type, exc, tb)
+
+
+def _plain(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _json_value(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, NonText):
+        return str(v)
+    return v
+
+
+_ILLEGAL_XLSX = dict.fromkeys(list(range(0, 9)) + [11, 12] + list(range(14, 32)))
+
+
+def _xlsx_value(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    s = str(v) if isinstance(v, NonText) else v
+    if isinstance(s, str):
+        s = s.translate(_ILLEGAL_XLSX)
+        if len(s) > 32767:  # Excel's limit for one cell
+            s = s[:32760] + "……"
+    return s

@@ -1,0 +1,171 @@
+"""The whole flow for a batch of texts: normalise -> split long texts -> heads -> quality -> evidence.
+
+``Annotator`` is what classify.py runs in each worker process; it holds a fitted
+``ClueClassifier`` and turns a chunk of input rows into output rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nlp.documents import KIND_CASE, KIND_CLUE, KIND_PARAGRAPH, split_document
+from nlp.elements import ElementExtractor
+from nlp.model import ClueClassifier
+from nlp.normalize import normalize
+from nlp.quality import assess, quality_score
+from nlp.taxonomy import GOOD, LOW, QUALITY, REASON
+
+CASE_NO = "案例序号"
+KIND = "文本类型"
+SCORE = "质量分"
+MISSING = "缺失要素"
+EVIDENCE = "依据"
+SUMMARY_KIND = "文件汇总"
+EMPTY_REASON = "空泛"
+
+
+@dataclass
+class Annotator:
+    model: ClueClassifier
+    split_cases: bool = True
+    min_split_length: int = 300
+    names: bool = False
+    extractor: ElementExtractor = field(init=False)
+
+    def __post_init__(self):
+        self.extractor = ElementExtractor(self.model.tokenizer_)
+
+    @property
+    def schemes(self) -> list[str]:
+        return list(self.model.schemes_)
+
+    def output_columns(self) -> list[str]:
+        cols = [CASE_NO, KIND, QUALITY, REASON, SCORE, MISSING]
+        cols += [s for s in self.schemes if s not in (QUALITY, REASON)]
+        cols += [f"{s}置信度" for s in self.schemes]
+        if self.names:
+            cols += [f"{s}名称" for s in self.schemes if s != QUALITY]
+        return cols + [EVIDENCE]
+
+    # ------------------------------------------------------------------
+    def annotate_texts(self, texts: list[str]) -> pd.DataFrame:
+        """One output row per text, no splitting (normalised inside)."""
+        norm = [normalize(t) for t in texts]
+        return self._label(norm, [KIND_CLUE] * len(norm))
+
+    def annotate(self, frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+        """Output rows for input rows: the input columns, then the labels.
+
+        Long texts become several rows (one per case or paragraph, plus a summary row for a
+        document); their input columns are repeated and 案例序号 numbers the parts.
+        """
+        norm_parts: list[str] = []
+        kinds: list[str] = []
+        owner: list[int] = []
+        numbers: list[str] = []
+        for i, raw in enumerate(frame[text_column].tolist()):
+            text = normalize(raw if isinstance(raw, str) else str(raw))
+            segments = split_document(text, self.min_split_length) if self.split_cases else None
+            if not segments or len(segments) == 1:
+                norm_parts.append(text)
+                kinds.append(KIND_CLUE)
+                owner.append(i)
+                numbers.append("")
+                continue
+            for seg in segments:
+                norm_parts.append(seg.text)
+                kinds.append(seg.kind)
+                owner.append(i)
+                numbers.append(str(seg.number))
+        labels = self._label(norm_parts, kinds)
+        labels.insert(0, KIND, kinds)
+        labels.insert(0, CASE_NO, numbers)
+        labels = self._add_document_summaries(labels, owner)
+        base = frame.iloc[labels.pop("_owner").to_numpy()].reset_index(drop=True)
+        base = base.map(lambda v: str(v) if not isinstance(v, (str, int, float)) else v)
+        return pd.concat([base, labels.reset_index(drop=True)], axis=1)
+
+    # ------------------------------------------------------------------
+    def _label(self, norm: list[str], kinds: list[str]) -> pd.DataFrame:
+        n = len(norm)
+        empty = np.array([not t.strip() for t in norm], dtype=bool)
+        X = self.model.transform(norm, normalized=True)
+        probs = self.model.predict_proba(norm, normalized=True, X=X)
+        ungated = np.array([k == KIND_PARAGRAPH for k in kinds], dtype=bool)
+        pred = self.model.predict(norm, normalized=True, X=X, probs=probs, ungated=ungated)
+        quality_codes = self.model.taxonomy_[QUALITY].code_list
+        p_good = probs[QUALITY][:, quality_codes.index(GOOD)] if QUALITY in probs else np.full(n, np.nan)
+        scores = [quality_score(p) for p in p_good]
+        explained = self.model.explain(X, pred)
+        missing, evidence = [], []
+        for i, text in enumerate(norm):
+            missing.append("、".join(assess(text, self.extractor)["缺失要素"]))
+            evidence.append(self._evidence_text(explained[i], pred.iloc[i]))
+        pred.insert(pred.columns.get_loc(REASON) + 1 if REASON in pred.columns else 0, SCORE, scores)
+        pred.insert(pred.columns.get_loc(SCORE) + 1, MISSING, missing)
+        pred[EVIDENCE] = evidence
+        if empty.any():  # empty cells: low quality, vague, nothing else
+            for sid in self.schemes:
+                if sid not in (QUALITY, REASON):
+                    pred.loc[empty, sid] = ""
+                pred.loc[empty, f"{sid}置信度"] = 1.0 if sid in (QUALITY, REASON) else np.nan
+            pred.loc[empty, QUALITY] = LOW
+            pred.loc[empty, REASON] = EMPTY_REASON
+            pred.loc[empty, SCORE] = 0
+            pred.loc[empty, EVIDENCE] = "文本为空"
+        if self.names:
+            tax = self.model.taxonomy_
+            for sid in self.schemes:
+                if sid != QUALITY:
+                    pred[f"{sid}名称"] = [
+                        "|".join(tax[sid].name_of(c) for c in tax[sid].parse(v)) for v in pred[sid]]
+        return pred
+
+    def _evidence_text(self, explained: dict[str, list[str]], row) -> str:
+        parts = []
+        for sid, words in explained.items():
+            if sid == QUALITY and row.get(QUALITY) == LOW:
+                continue  # the reason head says more
+            parts.append(f"{sid}：{'、'.join(words)}")
+        return "；".join(parts)
+
+    def _add_document_summaries(self, labels: pd.DataFrame, owner: list[int]) -> pd.DataFrame:
+        labels = labels.copy()
+        labels["_owner"] = owner
+        kinds = labels[KIND].to_numpy()
+        if not (kinds == KIND_PARAGRAPH).any():
+            return labels
+        pieces = []
+        for doc, group in labels.groupby("_owner", sort=True):
+            pieces.append(group)
+            if (group[KIND] == KIND_PARAGRAPH).any():
+                pieces.append(self._summary_row(group, doc))
+        return pd.concat(pieces, ignore_index=True)
+
+    def _summary_row(self, group: pd.DataFrame, doc: int) -> pd.DataFrame:
+        row = {c: "" for c in group.columns}
+        row.update({"_owner": doc, CASE_NO: "全文", KIND: SUMMARY_KIND})
+        notes = []
+        tax = self.model.taxonomy_
+        for sid in self.schemes:
+            if sid in (QUALITY, REASON):
+                continue
+            counts: dict[str, int] = {}
+            for v in group[sid]:
+                for c in tax[sid].parse(v):
+                    counts[c] = counts.get(c, 0) + 1
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], tax[sid].code_list.index(kv[0])))
+            if tax[sid].multi:
+                row[sid] = "|".join(c for c in tax[sid].code_list if c in counts)
+            elif ranked:
+                row[sid] = ranked[0][0]
+            if ranked:
+                notes.append(f"{sid}：" + "、".join(f"{c}({k}段)" for c, k in ranked[:5]))
+        good = (group[QUALITY] == GOOD).sum()
+        row[QUALITY] = GOOD if good else LOW
+        row[SCORE] = int(group[SCORE].max()) if len(group) else 0
+        row[EVIDENCE] = f"共 {len(group)} 段；" + "；".join(notes)
+        return pd.DataFrame([row])

@@ -1,0 +1,234 @@
+"""Model versions on disk: atomic save, SHA-256 manifest with a local signature, promotion, rollback.
+
+Layout under ``models/``::
+
+    versions/<version>/model.joblib   the fitted ClueClassifier (joblib pickle)
+    versions/<version>/report.md|json its held-out evaluation
+    versions/<version>/manifest.json  SHA-256 of each file, library versions, corpus hash, signature
+    CURRENT                           the version classify.py uses
+    HISTORY                           earlier current versions, for --rollback
+
+A pickle runs code when loaded, so a model file is loaded only when its manifest is signed
+with this installation's key (HMAC-SHA256, key kept outside the models folder) and every
+file's hash matches. Anything else is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import shutil
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from nlp.errors import UserError
+from nlp.io import write_text_atomic
+
+MODEL_FILE = "model.joblib"
+MANIFEST = "manifest.json"
+TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
+
+
+class ModelMismatch(UserError):
+    """The model was written by other library versions; it must be rebuilt."""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("JJJC_MODELS_DIR") or Path(__file__).resolve().parent.parent / "models")
+
+
+def key_path() -> Path:
+    env = os.environ.get("JJJC_KEY_FILE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "jjjc-clue-nlp" / "model-signing.key"
+
+
+def _key(create: bool) -> bytes | None:
+    path = key_path()
+    if path.exists():
+        return path.read_bytes().strip()
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    write_text_atomic(path, key.decode())
+    os.chmod(path, 0o600)
+    return key
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    libs = {name: version(name) for name in TRACKED_LIBRARIES}
+    libs["python"] = "%d.%d" % sys.version_info[:2]
+    return libs
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _canonical(manifest: dict) -> bytes:
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+class Registry:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else default_root()
+        self.versions_dir = self.root / "versions"
+
+    # ---------------------------------------------------------------- state
+    def current(self) -> str | None:
+        f = self.root / "CURRENT"
+        if not f.exists():
+            return None
+        v = f.read_text(encoding="utf-8").strip()
+        return v if v and (self.versions_dir / v).is_dir() else None
+
+    def history(self) -> list[str]:
+        f = self.root / "HISTORY"
+        if not f.exists():
+            return []
+        try:
+            return [v for v in json.loads(f.read_text(encoding="utf-8")) if (self.versions_dir / v).is_dir()]
+        except json.JSONDecodeError:
+            return []
+
+    def versions(self) -> list[dict]:
+        out = []
+        if not self.versions_dir.is_dir():
+            return out
+        for d in sorted(self.versions_dir.iterdir()):
+            m = d / MANIFEST
+            if d.name.startswith(".") or not m.exists():
+                continue
+            try:
+                out.append(json.loads(m.read_text(encoding="utf-8")))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    def path(self, version: str) -> Path:
+        return self.versions_dir / version
+
+    # ----------------------------------------------------------------- save
+    @contextmanager
+    def lock(self):
+        """One training at a time per models folder."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError("另一个训练任务正在进行，请等它结束后再试。") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def save(self, model, report_json: dict, report_md: str, info: dict) -> str:
+        """Write a new version atomically (temp folder, then rename). Returns its name."""
+        import joblib
+
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        version = f"{stamp}-{info.get('corpus_hash', '')[:6] or 'model'}"
+        n = 1
+        while self.path(version).exists():
+            n += 1
+            version = f"{stamp}-{n}"
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.versions_dir / f".tmp-{version}-{os.getpid()}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            joblib.dump(model, tmp / MODEL_FILE, compress=3)
+            (tmp / "report.json").write_text(json.dumps(report_json, ensure_ascii=False, indent=2), encoding="utf-8")
+            (tmp / "report.md").write_text(report_md, encoding="utf-8")
+            manifest = {
+                "version": version,
+                "created": _dt.datetime.now().isoformat(timespec="seconds"),
+                "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
+                "libraries": library_versions(),
+                **info,
+            }
+            manifest["signature"] = hmac.new(_key(create=True), _canonical(manifest), hashlib.sha256).hexdigest()
+            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+            for p in tmp.iterdir():
+                with open(p, "rb") as fh:
+                    os.fsync(fh.fileno())
+            os.rename(tmp, self.path(version))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return version
+
+    def promote(self, version: str) -> None:
+        previous = self.current()
+        if previous and previous != version:
+            hist = [v for v in self.history() if v != previous] + [previous]
+            write_text_atomic(self.root / "HISTORY", json.dumps(hist, ensure_ascii=False))
+        write_text_atomic(self.root / "CURRENT", version)
+
+    def rollback(self) -> tuple[str, str]:
+        hist = self.history()
+        current = self.current()
+        if not hist:
+            raise UserError("没有可回退的上一个模型版本。")
+        target = hist[-1]
+        write_text_atomic(self.root / "HISTORY", json.dumps(hist[:-1], ensure_ascii=False))
+        write_text_atomic(self.root / "CURRENT", target)
+        return current or "", target
+
+    # ----------------------------------------------------------------- load
+    def manifest(self, version: str) -> dict:
+        m = self.path(version) / MANIFEST
+        if not m.exists():
+            raise UserError(f"模型版本 {version} 缺少清单文件 {MANIFEST}，拒绝加载。")
+        try:
+            return json.loads(m.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise UserError(f"模型版本 {version} 的清单文件已损坏，拒绝加载。") from None
+
+    def verify(self, version: str) -> dict:
+        """Check signature and hashes; raise UserError (or ModelMismatch) when anything is off."""
+        manifest = self.manifest(version)
+        key = _key(create=False)
+        expected = hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest() if key else None
+        if not expected or not hmac.compare_digest(expected, str(manifest.get("signature", ""))):
+            raise UserError(f"模型版本 {version} 不是本机训练生成的（签名不符），拒绝加载：模型文件加载时会执行代码。"
+                            "请运行 python train.py 在本机重新训练。")
+        for name, digest in manifest.get("files", {}).items():
+            p = self.path(version) / name
+            if not p.exists() or sha256_file(p) != digest:
+                raise UserError(f"模型版本 {version} 的文件 {name} 与清单中的 SHA-256 不符（文件被改动或损坏），"
+                                "拒绝加载。可运行 python train.py --rollback 回到上一版本，或重新训练。")
+        libs = manifest.get("libraries", {})
+        now = library_versions()
+        diff = [f"{k} {libs.get(k)}→{now[k]}" for k in now if libs.get(k) != now[k]]
+        if diff:
+            raise ModelMismatch(f"模型版本 {version} 由不同版本的库生成（{'，'.join(diff)}），需要重新训练。")
+        return manifest
+
+    def load(self, version: str | None = None):
+        version = version or self.current()
+        if not version:
+            raise UserError("还没有可用的模型。请先运行 python train.py 训练。")
+        self.verify(version)
+        import joblib
+
+        return joblib.load(self.path(version) / MODEL_FILE)

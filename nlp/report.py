@@ -1,0 +1,167 @@
+"""Stage: reports. Held-out evaluation of every head, and the texts people read.
+
+- ``evaluate``: per-head accuracy, macro-F1, per-class precision/recall and confusion matrix.
+- ``render_markdown``: report.md beside each model version.
+- ``intake_summary``: the readable Chinese summary of one clue for an intake officer.
+- ``summary_table``: the closing counts per label after a batch run.
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy
+
+
+def evaluate(model, texts: list[str], labels: pd.DataFrame) -> dict:
+    """Every head on labeled rows. Heads for 合格 (or 低质) rows are scored on the gold rows of
+    that quality, so each head's figure is about that head alone."""
+    labels = labels.reset_index(drop=True).fillna("").astype(str)
+    probs = model.predict_proba(texts)
+    tax: Taxonomy = model.taxonomy_
+    out: dict = {"rows": len(texts), "heads": {}}
+    for sid in model.schemes_:
+        if sid not in labels.columns:
+            continue
+        scheme = tax[sid]
+        rows = model._rows_for(scheme, labels).to_numpy()
+        if not rows.any():
+            continue
+        P = probs[sid][rows]
+        codes = scheme.code_list
+        if scheme.multi:
+            gold = np.array([[c in scheme.parse(v) for c in codes] for v in labels.loc[rows, sid]], dtype=bool)
+            pred = model._decide_multi(sid, P)
+            p, r, f, s = precision_recall_fscore_support(gold, pred, zero_division=0)
+            out["heads"][sid] = {
+                "kind": "multi", "n": int(rows.sum()),
+                "subset_accuracy": float((gold == pred).all(axis=1).mean()),
+                "micro_f1": float(f1_score(gold, pred, average="micro", zero_division=0)),
+                "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+                "per_class": {c: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
+                                  "support": int(s[j])} for j, c in enumerate(codes)},
+                "thresholds": model.thresholds_.get(sid, {}),
+            }
+        else:
+            gold = labels.loc[rows, sid].to_numpy()
+            pred = np.array(codes)[P.argmax(axis=1)]
+            present = [c for c in codes if c in set(gold) | set(pred)]
+            p, r, f, s = precision_recall_fscore_support(gold, pred, labels=present, zero_division=0)
+            out["heads"][sid] = {
+                "kind": "single", "n": int(rows.sum()),
+                "accuracy": float(accuracy_score(gold, pred)),
+                "macro_f1": float(f1_score(gold, pred, labels=present, average="macro", zero_division=0)),
+                "per_class": {c: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
+                                  "support": int(s[j])} for j, c in enumerate(present)},
+                "confusion": {"labels": present,
+                              "matrix": confusion_matrix(gold, pred, labels=present).tolist()},
+            }
+    return out
+
+
+def headline(evaluation: dict) -> dict[str, float]:
+    """One figure per head for comparisons: macro-F1."""
+    return {sid: round(h["macro_f1"], 4) for sid, h in evaluation.get("heads", {}).items()}
+
+
+def render_markdown(info: dict, evaluation: dict) -> str:
+    lines = [f"# 模型评估报告 {info.get('version', '')}".rstrip(), "",
+             "所有数字都在语料的 **test 划分**上计算（训练和阈值选择从未使用这些行）。", "",
+             "| 项目 | 值 |", "|---|---|"]
+    for k in ("corpus_hash", "taxonomy_version", "taxonomy_digest", "seed", "backend", "train_rows", "dev_rows",
+              "test_rows"):
+        if k in info:
+            lines.append(f"| {k} | {info[k]} |")
+    for k, v in info.get("libraries", {}).items():
+        lines.append(f"| {k} | {v} |")
+    lines += ["", "## 各头部总体指标", "", "| 头部 | 样本数 | 准确率 | macro-F1 | micro-F1 |", "|---|---|---|---|---|"]
+    for sid, h in evaluation["heads"].items():
+        acc = h.get("accuracy", h.get("subset_accuracy"))
+        lines.append(f"| {sid} | {h['n']} | {acc:.3f} | {h['macro_f1']:.3f} | {h.get('micro_f1', float('nan')):.3f} |")
+    for sid, h in evaluation["heads"].items():
+        lines += ["", f"## {sid}", "", "| 代码 | 精确率 | 召回率 | F1 | 支持数 |", "|---|---|---|---|---|"]
+        for c, m in h["per_class"].items():
+            lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+        if "confusion" in h:
+            labs = h["confusion"]["labels"]
+            lines += ["", "混淆矩阵（行：真实，列：预测）", "", "| | " + " | ".join(labs) + " |",
+                      "|---" * (len(labs) + 1) + "|"]
+            for lab, row in zip(labs, h["confusion"]["matrix"]):
+                lines.append(f"| {lab} | " + " | ".join(str(x) for x in row) + " |")
+        if h.get("thresholds"):
+            lines.append("")
+            lines.append("阈值（在 dev 划分上选定）：" + "，".join(f"{k}={v}" for k, v in h["thresholds"].items()))
+    return "\n".join(lines) + "\n"
+
+
+def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict, questions: list[str]) -> str:
+    """Readable summary of one clue (a dict of one output row)."""
+    q = row.get(QUALITY, "")
+    lines = [f"线索质量：{q}（质量分 {row.get('质量分', '')}/100，置信度 {_pct(row.get('质量置信度'))}）"]
+    if q == LOW:
+        lines.append(f"低质原因：{row.get(REASON, '')}（置信度 {_pct(row.get('低质原因置信度'))}）")
+    for sid in [s.id for s in taxonomy.schemes if s.id not in (QUALITY, REASON)]:
+        v = row.get(sid, "")
+        if v == "" or v is None:
+            continue
+        names = "、".join(f"{c} {taxonomy[sid].name_of(c)}" for c in taxonomy[sid].parse(v))
+        lines.append(f"{sid}：{names}（置信度 {_pct(row.get(f'{sid}置信度'))}）")
+    have = "、".join(f"{k}“{v}”" for k, v in elements.items() if v) or "无"
+    lines.append(f"已具备要素：{have}")
+    if questions:
+        lines.append("缺失要素：" + row.get("缺失要素", ""))
+        lines.append("建议向反映人补问：")
+        lines += [f"  - {x}" for x in questions]
+    if row.get("依据"):
+        lines.append(f"依据：{row['依据']}")
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return "-"
+    return "-" if f != f else f"{f:.0%}"
+
+
+class Tally:
+    """Counts per label over a batch run (for the closing summary)."""
+
+    def __init__(self, schemes: list[str], multi: set[str]):
+        self.schemes = schemes
+        self.multi = multi
+        self.counts: dict[str, collections.Counter] = {s: collections.Counter() for s in schemes}
+        self.rows = 0
+        self.empty = 0
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.rows += len(frame)
+        if "依据" in frame.columns:
+            self.empty += int((frame["依据"] == "文本为空").sum())
+        for s in self.schemes:
+            if s not in frame.columns:
+                continue
+            for v in frame[s]:
+                if not isinstance(v, str) or not v:
+                    continue
+                self.counts[s].update(v.split("|") if s in self.multi else [v])
+
+    def rows_for_table(self) -> list[list]:
+        out = [["标签", "代码", "条数"]]
+        for s in self.schemes:
+            for code, n in sorted(self.counts[s].items(), key=lambda kv: -kv[1]):
+                out.append([s, code, n])
+        return out
+
+    def render(self) -> str:
+        lines = [f"共输出 {self.rows} 行（其中空白文本 {self.empty} 行，按低质/空泛计）"]
+        for s in self.schemes:
+            if self.counts[s]:
+                lines.append(f"  {s}：" + "，".join(f"{c} {n}" for c, n in
+                                                    sorted(self.counts[s].items(), key=lambda kv: -kv[1])))
+        return "\n".join(lines)

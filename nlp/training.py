@@ -1,0 +1,298 @@
+"""Training jobs: build a model version from the corpus, guard its promotion, merge new labels, audit.
+
+The command line (nlp.cli) calls these; they know the corpus, the classifier and the registry,
+and nothing of argument parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold
+
+from nlp import corpus as corpus_mod
+from nlp.errors import UserError
+from nlp.io import atomic_path, read_table
+from nlp.model import ClueClassifier
+from nlp.normalize import normalize
+from nlp.registry import Registry
+from nlp.report import evaluate, headline, render_markdown
+from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy, load_taxonomy
+
+DEFAULT_SEED = 20261122
+
+
+def label_columns(taxonomy: Taxonomy, df: pd.DataFrame) -> list[str]:
+    return [s for s in taxonomy.ids if s in df.columns]
+
+
+@dataclass
+class TrainResult:
+    version: str
+    evaluation: dict
+    info: dict
+    promoted: bool = False
+    comparison: list[str] = field(default_factory=list)
+
+
+def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxonomy_path: str | None):
+    cols = label_columns(taxonomy, df)
+    train = df[df["split"] == "train"]
+    dev = df[df["split"] == "dev"]
+    if (train[QUALITY] == GOOD).sum() < 2 or (train[QUALITY] == LOW).sum() < 2:
+        raise UserError("训练集太小：合格和低质样本各至少需要 2 行。")
+    model = ClueClassifier(taxonomy_path=taxonomy_path, backend=backend, random_state=seed)
+    model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols])
+    return model
+
+
+def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backend: str = "auto",
+          registry: Registry | None = None, taxonomy_path: str | None = None, df: pd.DataFrame | None = None,
+          log=print) -> TrainResult:
+    """Train every head on the train split, tune on dev, evaluate on test, save a new version."""
+    registry = registry or Registry()
+    taxonomy = load_taxonomy(taxonomy_path)
+    if df is None:
+        df = corpus_mod.read_corpus(corpus_path)
+    problems = corpus_mod.validate_rows(df, taxonomy)
+    if problems:
+        shown = "\n".join(str(p) for p in problems[:20])
+        raise UserError(f"语料有 {len(problems)} 处错误，未训练：\n{shown}")
+    cols = label_columns(taxonomy, df)
+    test = df[df["split"] == "test"]
+    log(f"训练中：train {int((df['split'] == 'train').sum())} 行，dev {int((df['split'] == 'dev').sum())} 行，"
+        f"test {len(test)} 行（只用于评估）……")
+    model = fit_on(df, taxonomy, seed, backend, taxonomy_path)
+    evaluation = evaluate(model, test["text"].tolist(), test[cols]) if len(test) else {"rows": 0, "heads": {}}
+    info = {
+        "corpus_hash": corpus_mod.corpus_hash(corpus_path) if corpus_path or corpus_mod.default_corpus().exists()
+        else "",
+        "corpus_rows": len(df),
+        "taxonomy_version": taxonomy.version,
+        "taxonomy_digest": taxonomy.digest,
+        "seed": seed,
+        "backend": model.tokenizer_.backend_name,
+        "train_rows": int((df["split"] == "train").sum()),
+        "dev_rows": int((df["split"] == "dev").sum()),
+        "test_rows": len(test),
+        "heads": list(model.schemes_),
+        "headline": headline(evaluation),
+    }
+    from nlp.registry import library_versions
+
+    info_for_report = {**info, "libraries": library_versions()}
+    version = registry.save(model, {"info": info_for_report, "evaluation": evaluation},
+                            render_markdown(info_for_report, evaluation), info)
+    info["version"] = version
+    return TrainResult(version, evaluation, info)
+
+
+def compare(new: dict[str, float], old: dict[str, float], tolerance: float, where: str) -> list[str]:
+    """Heads whose figure dropped by more than the tolerance."""
+    drops = []
+    for head, old_v in old.items():
+        new_v = new.get(head)
+        if new_v is None:
+            continue
+        if new_v < old_v - tolerance:
+            drops.append(f"{where}“{head}”macro-F1 从 {old_v:.3f} 降到 {new_v:.3f}（下降 {old_v - new_v:.3f}）")
+    return drops
+
+
+# ------------------------------------------------------------------ --add
+@dataclass
+class Merge:
+    frame: pd.DataFrame  # the merged corpus
+    added: pd.DataFrame  # the new rows as merged
+    duplicates: list[str]
+    conflicts: list[str]
+    unlabeled: int = 0
+
+
+def _norm_key(text: str) -> str:
+    return "".join(normalize(text).split())
+
+
+def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None) -> Merge:
+    """Validate labeled rows from a file and merge them into the corpus (in memory)."""
+    new = read_table(path)
+    new.columns = [str(c).strip() for c in new.columns]
+    if "text" not in new.columns and "文本" in new.columns:
+        new = new.rename(columns={"文本": "text"})
+    if "text" not in new.columns:
+        raise UserError(f"{path} 没有“text”列。现有列：{'、'.join(new.columns)}")
+    present = [c for c in taxonomy.ids if c in new.columns]
+    unlabeled = (new[present].fillna("").astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1) \
+        if present else pd.Series(True, index=new.index)
+    excel_rows = pd.Series(range(2, len(new) + 2), index=new.index)
+    new, excel_rows = new[~unlabeled].reset_index(drop=True), excel_rows[~unlabeled].reset_index(drop=True)
+    skipped = int(unlabeled.sum())
+    if new.empty:
+        raise UserError(f"{path} 没有已标注的行（质量等标签列都为空）。")
+    problems = corpus_mod.validate_rows(new, taxonomy, first_row=2)
+    for p in problems:
+        if p.row is not None:
+            p.row = int(excel_rows[p.row - 2])
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:30])
+        more = f"\n  ……另有 {len(problems) - 30} 处" if len(problems) > 30 else ""
+        raise UserError(f"{path} 有 {len(problems)} 处错误（行号按 Excel 计，表头为第 1 行），一行也没有合并：\n{shown}{more}")
+    cols = label_columns(taxonomy, new)
+    new = new.fillna("").astype(str)
+    for c in cols:
+        new[c] = new[c].str.strip()
+    corpus = corpus.copy()
+    for c in cols:
+        if c not in corpus.columns:
+            corpus[c] = ""  # a user scheme column arriving for the first time
+    keys = {_norm_key(t): i for i, t in enumerate(corpus["text"])}
+    near = corpus_mod.near_duplicates(new["text"].tolist(), 0.8, others=corpus["text"].tolist())
+    near_of: dict[int, int] = {}
+    for i, j, _ in near:
+        near_of.setdefault(i, j)
+    today = _dt.date.today().isoformat()
+    source = f"added:{Path(path).name}"
+    dup_msgs, conflicts, rows = [], [], []
+    replace: dict[int, dict] = {}
+    seen_new: dict[str, int] = {}
+    for k, r in enumerate(new.to_dict("records")):
+        excel_row = int(excel_rows[k])
+        key = _norm_key(r["text"])
+        if key in seen_new:
+            dup_msgs.append(f"第 {excel_row} 行与本文件第 {seen_new[key]} 行重复，只保留一次")
+            continue
+        seen_new[key] = excel_row
+        j = keys.get(key, near_of.get(k))
+        if j is not None:
+            old = corpus.iloc[j]
+            differs = [c for c in cols if str(old.get(c, "")).strip() != r[c] and not (c not in corpus_mod.BASE_COLUMNS
+                                                                                    and r[c] == "")]
+            if not differs:
+                dup_msgs.append(f"第 {excel_row} 行与语料 {old['id']} 重复（标签一致），不重复添加")
+                continue
+            detail = "，".join(f"{c}：语料“{old.get(c, '')}” / 新“{r[c]}”" for c in differs)
+            conflicts.append(f"第 {excel_row} 行与语料 {old['id']} 文本相同或近似但标签不同（{detail}）")
+            if prefer == "new":
+                replace[j] = {c: r[c] for c in cols}
+            continue
+        rid = r.get("id", "").strip()
+        rows.append({**{c: r.get(c, "") for c in cols}, "text": r["text"], "id": rid,
+                     "source": source, "case": r.get("case", ""), "voice": r.get("voice", ""),
+                     "split": "train", "added": today})
+    if conflicts and prefer not in ("new", "old"):
+        shown = "\n".join(f"  {c}" for c in conflicts[:30])
+        raise UserError(f"发现 {len(conflicts)} 处标签冲突，一行也没有合并。请核对后用 --prefer new（以新标注为准）"
+                        f"或 --prefer old（保留语料原标注）重新运行：\n{shown}")
+    for j, values in replace.items():
+        for c, v in values.items():
+            corpus.iat[j, corpus.columns.get_loc(c)] = v
+    added = pd.DataFrame(rows, columns=list(dict.fromkeys(list(corpus.columns) + cols)))
+    used = set(corpus["id"])
+    stamp = _dt.date.today().strftime("%Y%m%d")
+    n = 0
+    for k in added.index:
+        rid = added.at[k, "id"]
+        if not rid or rid in used:
+            n += 1
+            while f"A{stamp}-{n:04d}" in used:
+                n += 1
+            rid = f"A{stamp}-{n:04d}"
+        added.at[k, "id"] = rid
+        used.add(rid)
+    merged = pd.concat([corpus, added], ignore_index=True).fillna("")
+    return Merge(merged, added, dup_msgs, conflicts, skipped)
+
+
+def write_corpus(df: pd.DataFrame, path: str | Path) -> None:
+    cols = list(dict.fromkeys(corpus_mod.BASE_COLUMNS + [c for c in df.columns if c not in corpus_mod.META_COLUMNS]
+                              + corpus_mod.META_COLUMNS))
+    with atomic_path(path) as tmp:
+        df.reindex(columns=cols).fillna("").to_csv(tmp, index=False, encoding="utf-8")
+
+
+def added_rows_comparison(df: pd.DataFrame, added_ids: list[str], current_model, taxonomy: Taxonomy, seed: int,
+                          backend: str, taxonomy_path: str | None, folds: int = 3) -> tuple[dict, dict]:
+    """Held-out folds of the added rows: new model (trained without the fold) vs the current one."""
+    added_mask = df["id"].isin(added_ids).to_numpy()
+    idx = np.flatnonzero(added_mask)
+    cols = label_columns(taxonomy, df)
+    if len(idx) < folds * 2:
+        return {}, {}
+    kf = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    new_evals = []
+    for train_i, test_i in kf.split(idx):
+        held = idx[test_i]
+        part = df.drop(index=df.index[held])
+        model = fit_on(part, taxonomy, seed, backend, taxonomy_path)
+        rows = df.iloc[held]
+        new_evals.append((model, rows))
+    # Evaluate on the concatenated held-out rows: each row predicted by the model that did not see it.
+    new_scores = _pooled_eval(new_evals, cols)
+    old_scores = headline(evaluate(current_model, df.iloc[idx]["text"].tolist(), df.iloc[idx][cols])) \
+        if current_model is not None else {}
+    return new_scores, old_scores
+
+
+def _pooled_eval(model_rows: list, cols: list[str]) -> dict:
+    """macro-F1 per head over rows each predicted by its own fold model."""
+    from sklearn.metrics import f1_score
+
+    gold: dict[str, list] = {}
+    pred: dict[str, list] = {}
+    for model, rows in model_rows:
+        labels = rows[cols].reset_index(drop=True)
+        for sid in model.schemes_:
+            scheme = model.taxonomy_[sid]
+            mask = model._rows_for(scheme, labels).to_numpy()
+            if scheme.multi:
+                continue
+            # for 合格-only heads, score the head itself: predict without the quality gate
+            probs = model.predict_proba(rows["text"].tolist())[sid]
+            p = np.array(scheme.code_list)[probs.argmax(axis=1)]
+            gold.setdefault(sid, []).extend(labels.loc[mask, sid].tolist())
+            pred.setdefault(sid, []).extend(p[mask].tolist())
+    return {sid: round(float(f1_score(gold[sid], pred[sid], average="macro", zero_division=0)), 4)
+            for sid in gold if gold[sid]}
+
+
+# ------------------------------------------------------------------ --audit
+def audit(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxonomy_path: str | None,
+          folds: int = 5, confidence: float = 0.7) -> pd.DataFrame:
+    """Rows whose label disagrees confidently with a cross-validated prediction (cleanlab's idea:
+    out-of-fold probabilities; flag rows where the model is confident in another label and gives
+    the given label little probability)."""
+    cols = label_columns(taxonomy, df)
+    df = df.reset_index(drop=True)
+    kf = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    found = []
+    for train_i, test_i in kf.split(df):
+        part = df.iloc[train_i].copy()
+        part["split"] = "train"
+        model = ClueClassifier(taxonomy_path=taxonomy_path, backend=backend, random_state=seed)
+        model.fit(part["text"].tolist(), part[cols])
+        rows = df.iloc[test_i]
+        probs = model.predict_proba(rows["text"].tolist())
+        labels = rows[cols].reset_index(drop=True)
+        for sid in model.schemes_:
+            scheme = taxonomy[sid]
+            if scheme.multi:
+                continue
+            mask = model._rows_for(scheme, labels).to_numpy()
+            P = probs[sid]
+            codes = scheme.code_list
+            for k in np.flatnonzero(mask):
+                given = labels.at[k, sid]
+                if given not in codes:
+                    continue
+                j = int(P[k].argmax())
+                if codes[j] != given and P[k, j] >= confidence and P[k, codes.index(given)] <= (1 - confidence) / 2:
+                    r = rows.iloc[k]
+                    found.append({"id": r["id"], "头部": sid, "现有标注": given, "模型判断": codes[j],
+                                  "模型置信度": round(float(P[k, j]), 3),
+                                  "现有标注概率": round(float(P[k, codes.index(given)]), 3), "text": r["text"]})
+    out = pd.DataFrame(found, columns=["id", "头部", "现有标注", "模型判断", "模型置信度", "现有标注概率", "text"])
+    return out.sort_values("模型置信度", ascending=False).reset_index(drop=True)
