@@ -302,6 +302,11 @@ class TableWriter:
     def __exit__(self, exc_type, exc, tb):
         try:
             if self.fmt == "xlsx":
+                if exc_type is not None:
+                    try:  # close the write-only sheet cleanly; the temp file is removed below
+                        self._wb.save(self.tmp)
+                    except Exception:
+                        pass
                 if exc_type is None:
                     if self.columns is None:
                         self._ws.append(["(无数据)"])

@@ -1,0 +1,32 @@
+import pytest
+
+from conftest import SHARED
+from nlp import Tokenizer, normalize
+from nlp.segment import available_backends
+
+SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
+
+
+@pytest.mark.skipif(available_backends() != ["rjieba", "jieba"], reason="both backends needed")
+def test_backends_identical_on_seeds():
+    assert SEEDS, "shared/seeds not present"
+    r, j = Tokenizer("rjieba"), Tokenizer("jieba")
+    for p in SEEDS:
+        text = normalize(p.read_text(encoding="utf-8"))
+        assert r.lcut(text) == j.lcut(text), p.name
+
+
+@pytest.mark.parametrize("backend", ["rjieba", "jieba"])
+def test_domain_terms_are_one_token(backend):
+    tokens = Tokenizer(backend).lcut("坚决整治不作为、慢作为和吃拿卡要、推诿扯皮问题，防止纸上整改")
+    for term in ("不作为", "慢作为", "吃拿卡要", "推诿扯皮", "纸上整改"):
+        assert term in tokens
+
+
+def test_default_backend_is_rjieba():
+    assert Tokenizer().backend_name == "rjieba"
+
+
+def test_words_drop_stopwords_and_punctuation():
+    words = Tokenizer().words("我们的窗口，推诿扯皮！")
+    assert "的" not in words and "，" not in words and "推诿扯皮" in words
