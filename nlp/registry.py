@@ -151,6 +151,7 @@ class Registry:
             n += 1
             version = f"{stamp}-{n}"
         self.versions_dir.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_temporaries()
         tmp = self.versions_dir / f".tmp-{version}-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -176,6 +177,17 @@ class Registry:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return version
+
+    def _remove_stale_temporaries(self) -> None:
+        """Half-written versions of a killed training (their process is gone)."""
+        for d in self.versions_dir.glob(".tmp-*"):
+            try:
+                pid = int(d.name.rsplit("-", 1)[1])
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                shutil.rmtree(d, ignore_errors=True)
+            except (ValueError, IndexError, PermissionError):
+                continue
 
     def promote(self, version: str) -> None:
         previous = self.current()

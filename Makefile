@@ -1,0 +1,33 @@
+# Each target creates the virtual environment it needs (python3 -m venv + pip install).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test bench check-corpus clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on the bundled example clues with the default model (trained on first use).
+demo: $(STAMP)
+	@mkdir -p out
+	$(PY) classify.py examples/clues.csv -o out/示例结果.xlsx
+	$(PY) classify.py examples/clues.csv -o out/示例结果.csv
+	$(PY) classify.py --text "2024年3月，某县住建局对群众反映的小区违建问题三个月不予处理，多次投诉无人答复。"
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+check-corpus: $(STAMP)
+	$(PY) -m nlp.corpus check
+
+bench: $(STAMP)
+	$(PY) bench/bench_classify.py
+	$(PY) bench/bench_train.py
+
+clean:
+	rm -rf $(VENV) out bench/out
