@@ -45,7 +45,9 @@ class ElementExtractor:
 
     def extract(self, text: str) -> dict[str, str]:
         """Element name -> the first piece of text that shows it ("" when absent)."""
-        rules = _load(str(self.patterns or data_path("elements.toml")))
+        rules = self.__dict__.get("_rules")
+        if rules is None:
+            rules = self.__dict__["_rules"] = _load(str(self.patterns or data_path("elements.toml")))
         found = {name: "" for name in ELEMENTS}
         tags = None
         for name, rx, pos, vague in rules:

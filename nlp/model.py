@@ -245,38 +245,49 @@ class ClueClassifier(BaseEstimator):
     def explain(self, X, predicted: pd.DataFrame, top: int = 3) -> list[dict[str, list[str]]]:
         """For each row, scheme id -> the words that pushed most towards the predicted code."""
         X = X.tocsr()
-        result: list[dict[str, list[str]]] = [dict() for _ in range(X.shape[0])]
+        n = X.shape[0]
+        result: list[dict[str, list[str]]] = [dict() for _ in range(n)]
         for sid in self.schemes_:
             if sid not in predicted.columns:
                 continue
             scheme = self.taxonomy_[sid]
             head = self.heads_[sid]
-            for i, value in enumerate(predicted[sid]):
-                codes = scheme.parse(value)
-                if not codes:
+            per_row: list[list[str]] = [[] for _ in range(n)]
+            # group rows by predicted code: one sparse product per code, not per row
+            by_code: dict[str, list[int]] = {}
+            for i, value in enumerate(predicted[sid].tolist()):
+                for code in scheme.parse(value):
+                    by_code.setdefault(code, []).append(i)
+            for code, rows in by_code.items():
+                if isinstance(head, dict):
+                    h = head.get(code)
+                    w = h.weights(h.classes.index("1")) if h and "1" in h.classes else None
+                else:
+                    w = head.weights(head.classes.index(code)) if code in head.classes else None
+                if w is None:
                     continue
-                words: list[str] = []
-                for code in codes:
-                    if isinstance(head, dict):
-                        h = head.get(code)
-                        w = h.weights(h.classes.index("1")) if h and "1" in h.classes else None
-                    else:
-                        w = head.weights(head.classes.index(code)) if code in head.classes else None
-                    if w is not None:
-                        words += self._top_words(X, i, w, top)
+                C = X[rows].multiply(w).tocsr()
+                for k, i in enumerate(rows):
+                    per_row[i] += self._top_words(C, k, top)
+            for i, words in enumerate(per_row):
                 if words:
-                    result[i][sid] = list(dict.fromkeys(words))[: top * max(1, len(codes))]
+                    result[i][sid] = list(dict.fromkeys(words))[: top * 2]
         return result
 
-    def _top_words(self, X, i: int, w: np.ndarray, top: int) -> list[str]:
-        lo, hi = X.indptr[i], X.indptr[i + 1]
-        idx, vals = X.indices[lo:hi], X.data[lo:hi]
-        contrib = vals * w[idx]
+    def _top_words(self, C, k: int, top: int) -> list[str]:
+        lo, hi = C.indptr[k], C.indptr[k + 1]
+        if lo == hi:
+            return []
+        contrib, idx = C.data[lo:hi], C.indices[lo:hi]
+        order = np.argpartition(-contrib, min(len(contrib) - 1, 4 * top))[: 4 * top + 1] if len(contrib) > 4 * top \
+            else np.arange(len(contrib))
+        order = order[np.argsort(-contrib[order])]
         chosen: list[str] = []
-        for k in np.argsort(-contrib):
-            if contrib[k] <= 0 or len(chosen) >= top:
+        names = self.feature_names_
+        for j in order:
+            if contrib[j] <= 0 or len(chosen) >= top:
                 break
-            name = self.feature_names_[idx[k]]
+            name = names[idx[j]]
             if len(name) < 2 or any(name in c or c in name for c in chosen):
                 continue
             chosen.append(name)

@@ -85,7 +85,9 @@ class Annotator:
         labels.insert(0, CASE_NO, numbers)
         labels = self._add_document_summaries(labels, owner)
         base = frame.iloc[labels.pop("_owner").to_numpy()].reset_index(drop=True)
-        base = base.map(lambda v: str(v) if not isinstance(v, (str, int, float)) else v)
+        for c in base.columns:
+            if base[c].dtype == object:
+                base[c] = [v if isinstance(v, (str, int, float)) else str(v) for v in base[c].tolist()]
         return pd.concat([base, labels.reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------
@@ -100,10 +102,9 @@ class Annotator:
         p_good = probs[QUALITY][:, quality_codes.index(GOOD)] if QUALITY in probs else np.full(n, np.nan)
         scores = [quality_score(p) for p in p_good]
         explained = self.model.explain(X, pred)
-        missing, evidence = [], []
-        for i, text in enumerate(norm):
-            missing.append("、".join(assess(text, self.extractor)["缺失要素"]))
-            evidence.append(self._evidence_text(explained[i], pred.iloc[i]))
+        qualities = pred[QUALITY].tolist() if QUALITY in pred.columns else [""] * n
+        missing = ["、".join(assess(text, self.extractor)["缺失要素"]) for text in norm]
+        evidence = [self._evidence_text(e, q) for e, q in zip(explained, qualities)]
         pred.insert(pred.columns.get_loc(REASON) + 1 if REASON in pred.columns else 0, SCORE, scores)
         pred.insert(pred.columns.get_loc(SCORE) + 1, MISSING, missing)
         pred[EVIDENCE] = evidence
@@ -124,10 +125,10 @@ class Annotator:
                         "|".join(tax[sid].name_of(c) for c in tax[sid].parse(v)) for v in pred[sid]]
         return pred
 
-    def _evidence_text(self, explained: dict[str, list[str]], row) -> str:
+    def _evidence_text(self, explained: dict[str, list[str]], quality: str) -> str:
         parts = []
         for sid, words in explained.items():
-            if sid == QUALITY and row.get(QUALITY) == LOW:
+            if sid == QUALITY and quality == LOW:
                 continue  # the reason head says more
             parts.append(f"{sid}：{'、'.join(words)}")
         return "；".join(parts)
@@ -136,13 +137,18 @@ class Annotator:
         labels = labels.copy()
         labels["_owner"] = owner
         kinds = labels[KIND].to_numpy()
-        if not (kinds == KIND_PARAGRAPH).any():
+        docs = sorted(set(np.asarray(owner)[kinds == KIND_PARAGRAPH].tolist()))
+        if not docs:
             return labels
-        pieces = []
-        for doc, group in labels.groupby("_owner", sort=True):
-            pieces.append(group)
-            if (group[KIND] == KIND_PARAGRAPH).any():
-                pieces.append(self._summary_row(group, doc))
+        owners = np.asarray(owner)
+        pieces, start = [], 0
+        for doc in docs:
+            rows = np.flatnonzero(owners == doc)
+            end = int(rows[-1]) + 1
+            pieces.append(labels.iloc[start:end])
+            pieces.append(self._summary_row(labels.iloc[rows], doc))
+            start = end
+        pieces.append(labels.iloc[start:])
         return pd.concat(pieces, ignore_index=True)
 
     def _summary_row(self, group: pd.DataFrame, doc: int) -> pd.DataFrame:

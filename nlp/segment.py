@@ -14,6 +14,7 @@ format ``word freq pos``), so campaign terms such as 不作为 or 吃拿卡要 c
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -125,9 +126,11 @@ class Tokenizer:
 
     def words(self, text: str) -> list[str]:
         """Content tokens for features: no whitespace, punctuation or stopwords."""
-        stop = read_wordlist(str(self.stopwords or data_path("stopwords.txt")))
-        return [w for w in self.lcut(text) if w.strip() and w not in stop and not _is_punct(w)]
+        stop = self.__dict__.get("_stop")
+        if stop is None:
+            stop = self.__dict__["_stop"] = read_wordlist(str(self.stopwords or data_path("stopwords.txt")))
+        has_word = _WORD.search
+        return [w for w in self.lcut(text) if w not in stop and has_word(w)]
 
 
-def _is_punct(token: str) -> bool:
-    return all(not ch.isalnum() for ch in token)
+_WORD = re.compile(r"[^\W_]")  # a letter or digit of any script
