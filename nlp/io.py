@@ -272,9 +272,10 @@ class TableWriter:
             elif self.fmt == "xlsx":
                 self._ws.append(self._styled(self.columns, bold=True))
         frame = frame.reindex(columns=self.columns)
-        records = frame.to_dict("records")
+        records = frame.to_dict("records") if self.fmt != "csv" and self.fmt != "tsv" else []
         if self.fmt in ("csv", "tsv"):
-            self._csv.writerows([[_plain(r[c]) for c in self.columns] for r in records])
+            frame.to_csv(self._fh, header=False, index=False, sep="\t" if self.fmt == "tsv" else ",",
+                         lineterminator="\r\n", na_rep="")
         elif self.fmt == "jsonl":
             for r in records:
                 self._fh.write(json.dumps({c: _json_value(r[c]) for c in self.columns}, ensure_ascii=False) + "\n")

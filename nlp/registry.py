@@ -157,7 +157,7 @@ class Registry:
             shutil.rmtree(tmp)
         tmp.mkdir()
         try:
-            joblib.dump(model, tmp / MODEL_FILE, compress=3)
+            joblib.dump(model, tmp / MODEL_FILE)  # uncompressed: loads 3x faster, ~40 MB
             (tmp / "report.json").write_text(json.dumps(report_json, ensure_ascii=False, indent=2), encoding="utf-8")
             (tmp / "report.md").write_text(report_md, encoding="utf-8")
             manifest = {

@@ -146,10 +146,11 @@ class Tally:
         for s in self.schemes:
             if s not in frame.columns:
                 continue
-            for v in frame[s]:
-                if not isinstance(v, str) or not v:
-                    continue
-                self.counts[s].update(v.split("|") if s in self.multi else [v])
+            col = frame[s].astype(str)
+            col = col[(col != "") & (col != "nan")]
+            if s in self.multi:
+                col = col.str.split("|").explode()
+            self.counts[s].update(col.value_counts().to_dict())
 
     def rows_for_table(self) -> list[list]:
         out = [["标签", "代码", "条数"]]
