@@ -278,9 +278,8 @@ def _intake(annotator, text: str) -> str:
         if row.get("案例序号") == "全文":
             blocks.append("【全文汇总】\n" + str(row.get("依据", "")))
             continue
-        seg_text = normalize(text) if not row.get("案例序号") else None
-        a = assess(seg_text if seg_text is not None else "", annotator.extractor) if seg_text is not None else None
-        elements = a["要素"] if a else {}
+        # elements are shown for a whole clue; a split part lists only what is missing
+        elements = None if row.get("案例序号") else assess(normalize(text), annotator.extractor)["要素"]
         missing = row.get("缺失要素", "")
         q = questions([m for m in str(missing).split("、") if m])
         title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""

@@ -254,7 +254,6 @@ class TableWriter:
         self.tmp = self._ctx.__enter__()
         if self.fmt in ("csv", "tsv"):
             self._fh = open(self.tmp, "w", encoding="utf-8-sig", newline="")
-            self._csv = csv.writer(self._fh, delimiter="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "jsonl":
             self._fh = open(self.tmp, "w", encoding="utf-8")
         else:
@@ -268,7 +267,8 @@ class TableWriter:
         if self.columns is None:
             self.columns = [str(c) for c in frame.columns]
             if self.fmt in ("csv", "tsv"):
-                self._csv.writerow(self.columns)
+                pd.DataFrame(columns=self.columns).to_csv(self._fh, index=False, lineterminator="\r\n",
+                                                          sep="\t" if self.fmt == "tsv" else ",")
             elif self.fmt == "xlsx":
                 self._ws.append(self._styled(self.columns, bold=True))
         frame = frame.reindex(columns=self.columns)
@@ -322,12 +322,6 @@ class TableWriter:
             self._ctx.__exit__(type(e), e, e.__traceback__)
             raise
         return self._ctx.__exit__(exc_type, exc, tb)
-
-
-def _plain(v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
 
 
 def _json_value(v):

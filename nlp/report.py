@@ -98,7 +98,7 @@ def render_markdown(info: dict, evaluation: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict, questions: list[str]) -> str:
+def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questions: list[str]) -> str:
     """Readable summary of one clue (a dict of one output row)."""
     q = row.get(QUALITY, "")
     lines = [f"线索质量：{q}（质量分 {row.get('质量分', '')}/100，置信度 {_pct(row.get('质量置信度'))}）"]
@@ -110,8 +110,9 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict, questions: lis
             continue
         names = "、".join(f"{c} {taxonomy[sid].name_of(c)}" for c in taxonomy[sid].parse(v))
         lines.append(f"{sid}：{names}（置信度 {_pct(row.get(f'{sid}置信度'))}）")
-    have = "、".join(f"{k}“{v}”" for k, v in elements.items() if v) or "无"
-    lines.append(f"已具备要素：{have}")
+    if elements is not None:
+        have = "、".join(f"{k}“{v}”" for k, v in elements.items() if v) or "无"
+        lines.append(f"已具备要素：{have}")
     if questions:
         lines.append("缺失要素：" + row.get("缺失要素", ""))
         lines.append("建议向反映人补问：")
