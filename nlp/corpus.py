@@ -164,9 +164,11 @@ def read_corpus(path: str | Path | None = None) -> pd.DataFrame:
     return df
 
 
-def corpus_hash(path: str | Path | None = None) -> str:
-    path = Path(path) if path else default_corpus()
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+def corpus_hash(df: pd.DataFrame) -> str:
+    """Hash of the rows a model is trained from (their CSV serialisation), whether or not they are
+    on disk yet: ``train.py --add`` trains on the merged rows before writing them."""
+    data = df.to_csv(index=False).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- coverage

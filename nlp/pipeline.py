@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nlp.documents import KIND_CASE, KIND_CLUE, KIND_PARAGRAPH, split_document
+from nlp.documents import KIND_CLUE, KIND_PARAGRAPH, split_document
 from nlp.elements import ElementExtractor
 from nlp.model import ClueClassifier
 from nlp.normalize import normalize
@@ -41,14 +41,6 @@ class Annotator:
     @property
     def schemes(self) -> list[str]:
         return list(self.model.schemes_)
-
-    def output_columns(self) -> list[str]:
-        cols = [CASE_NO, KIND, QUALITY, REASON, SCORE, MISSING]
-        cols += [s for s in self.schemes if s not in (QUALITY, REASON)]
-        cols += [f"{s}置信度" for s in self.schemes]
-        if self.names:
-            cols += [f"{s}名称" for s in self.schemes if s != QUALITY]
-        return cols + [EVIDENCE]
 
     # ------------------------------------------------------------------
     def annotate_texts(self, texts: list[str]) -> pd.DataFrame:

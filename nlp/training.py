@@ -7,7 +7,7 @@ and nothing of argument parsing.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from nlp.errors import UserError
 from nlp.io import atomic_path, read_table
 from nlp.model import ClueClassifier
 from nlp.normalize import normalize
-from nlp.registry import Registry
+from nlp.registry import Registry, library_versions
 from nlp.report import evaluate, headline, render_markdown
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy, load_taxonomy
 
@@ -35,8 +35,6 @@ class TrainResult:
     version: str
     evaluation: dict
     info: dict
-    promoted: bool = False
-    comparison: list[str] = field(default_factory=list)
 
 
 def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxonomy_path: str | None):
@@ -69,8 +67,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
     model = fit_on(df, taxonomy, seed, backend, taxonomy_path)
     evaluation = evaluate(model, test["text"].tolist(), test[cols]) if len(test) else {"rows": 0, "heads": {}}
     info = {
-        "corpus_hash": corpus_mod.corpus_hash(corpus_path) if corpus_path or corpus_mod.default_corpus().exists()
-        else "",
+        "corpus_hash": corpus_mod.corpus_hash(df),
         "corpus_rows": len(df),
         "taxonomy_version": taxonomy.version,
         "taxonomy_digest": taxonomy.digest,
@@ -82,8 +79,6 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         "heads": list(model.schemes_),
         "headline": headline(evaluation),
     }
-    from nlp.registry import library_versions
-
     info_for_report = {**info, "libraries": library_versions()}
     version = registry.save(model, {"info": info_for_report, "evaluation": evaluation},
                             render_markdown(info_for_report, evaluation), info)
