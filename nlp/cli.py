@@ -8,6 +8,7 @@ A ``UserError`` becomes a one-line Chinese message and exit code 1, never a trac
 from __future__ import annotations
 
 import collections
+import itertools
 import multiprocessing as mp
 import os
 import sys
@@ -330,12 +331,15 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                     tally.add(frame)
                     bar.update(rows_in)
 
-            for chunk in chunks:
+            first = next(chunks, None)
+            second = next(chunks, None)
+            if second is not None and workers > 1:
+                # more than one chunk: worth the worker processes (fork shares the loaded model)
+                annotator.warm_up()
+                pool = mp.get_context("fork").Pool(workers)
+            for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
                 _check_chunk(chunk, column, source)
                 n_in += len(chunk.frame)
-                if pool is None and workers > 1 and n_in > chunk_size:
-                    # more than one chunk: worth the worker processes (fork shares the loaded model)
-                    pool = mp.get_context("fork").Pool(workers)
                 if pool is None:
                     pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
                 else:

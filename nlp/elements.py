@@ -19,14 +19,13 @@ ELEMENTS = ("对象", "时间", "地点", "具体行为", "后果")
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> tuple[tuple[str, re.Pattern | None, frozenset[str], frozenset[str]], ...]:
+def _load(path: str) -> tuple[tuple[str, tuple[re.Pattern, ...], frozenset[str], frozenset[str]], ...]:
     data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     out = []
     for name in ELEMENTS:
         spec = data.get(name, {})
-        pats = spec.get("patterns", [])
-        rx = re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
-        out.append((name, rx, frozenset(spec.get("pos", [])), frozenset(spec.get("vague", []))))
+        patterns = tuple(re.compile(p) for p in spec.get("patterns", []))
+        out.append((name, patterns, frozenset(spec.get("pos", [])), frozenset(spec.get("vague", []))))
     return tuple(out)
 
 
@@ -50,12 +49,14 @@ class ElementExtractor:
             rules = self.__dict__["_rules"] = _load(str(self.patterns or data_path("elements.toml")))
         found = {name: "" for name in ELEMENTS}
         tags = None
-        for name, rx, pos, vague in rules:
-            if rx is not None:
+        for name, patterns, pos, vague in rules:
+            for rx in patterns:  # in file order: the first pattern that matches gives the text
                 m = rx.search(text)
                 if m:
                     found[name] = m.group(0)
-                    continue
+                    break
+            if found[name]:
+                continue
             if pos:
                 if tags is None:
                     # Tag only the first few thousand characters: elements come early.

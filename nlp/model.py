@@ -10,10 +10,11 @@ It knows nothing of files or the command line: ``fit(texts, labels)``, ``predict
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -27,26 +28,39 @@ from nlp.segment import Tokenizer
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Scheme, Taxonomy, load_taxonomy
 
 
+EVIDENCE_POOL = 4000  # evidence is drawn from the strongest positive weights of each code
+
+
 @dataclass
 class Head:
     """One fitted classifier: probabilities for ``classes`` and linear weights for explanations."""
 
     classes: list[str]
     estimator: object | None  # None: a constant head (one class seen in training)
-    coef: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def proba(self, X) -> np.ndarray:
         if self.estimator is None:
             return np.ones((X.shape[0], 1))
         return self.estimator.predict_proba(X)
 
+    @property
+    def coef(self) -> np.ndarray:
+        """The linear weights (read from the estimator, so the model file holds them once)."""
+        est = self.estimator
+        if est is None:
+            return np.zeros((0, 0))
+        if isinstance(est, CalibratedClassifierCV):
+            return est.calibrated_classifiers_[0].estimator.coef_
+        return est.coef_
+
     def weights(self, k: int) -> np.ndarray | None:
         """Weight vector that pushes towards class index k."""
-        if self.coef.size == 0:
+        coef = self.coef
+        if coef.size == 0:
             return None
-        if self.coef.shape[0] == 1:  # binary: coef favours classes[1]
-            return self.coef[0] if k == 1 else -self.coef[0]
-        return self.coef[k]
+        if coef.shape[0] == 1:  # binary: coef favours classes[1]
+            return coef[0] if k == 1 else -coef[0]
+        return coef[k]
 
 
 class ClueClassifier(BaseEstimator):
@@ -123,12 +137,10 @@ class ClueClassifier(BaseEstimator):
             base = LinearSVC(C=self.C, class_weight="balanced", random_state=self.random_state)
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             est = CalibratedClassifierCV(base, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
-            coef = est.calibrated_classifiers_[0].estimator.coef_
         else:  # too few examples of some class to calibrate: logistic probabilities as they are
             est = LogisticRegression(C=max(self.C * 4, 1.0), class_weight="balanced", max_iter=2000,
                                      random_state=self.random_state).fit(X, y)
-            coef = est.coef_
-        return Head([str(c) for c in est.classes_], est, np.asarray(coef))
+        return Head([str(c) for c in est.classes_], est)
 
     def _tune_thresholds(self, dev_texts, dev_labels: pd.DataFrame) -> None:
         """Per-code thresholds of multi-label heads, chosen on dev rows (never test)."""
@@ -240,7 +252,42 @@ class ClueClassifier(BaseEstimator):
             name = name.replace(" ", "")
             # Only whole words or character runs make readable evidence; no punctuation, no cues.
             names.append("" if kind == "cues" or not all(ch.isalnum() for ch in name) else name)
-        return np.array(names, dtype=object)
+        return np.array(names, dtype=str)  # a plain string array: loads fast
+
+    def _evidence_weights(self, sid: str, code: str) -> np.ndarray | None:
+        """Weights towards ``code`` kept for evidence: readable features (words or character
+        runs of 2+) among the ``evidence_pool`` strongest positive ones; zero elsewhere."""
+        cache = self.__dict__.setdefault("_evidence_cache_", {})
+        if (sid, code) not in cache:
+            head = self.heads_[sid]
+            if isinstance(head, dict):
+                h = head.get(code)
+                w = h.weights(h.classes.index("1")) if h and "1" in h.classes else None
+            else:
+                w = head.weights(head.classes.index(code)) if code in head.classes else None
+            if w is not None:
+                readable = cache.get("readable")
+                if readable is None:
+                    readable = cache["readable"] = np.char.str_len(self.feature_names_.astype(str)) >= 2
+                w = np.where(readable & (w > 0), w, 0.0)
+                if np.count_nonzero(w) > EVIDENCE_POOL:
+                    w[w < np.partition(w, -EVIDENCE_POOL)[-EVIDENCE_POOL]] = 0.0
+            cache[(sid, code)] = w
+        return cache[(sid, code)]
+
+    def warm_up(self) -> "ClueClassifier":
+        """Build the look-up tables that are otherwise built on first use (segmenter, n-gram
+        tables, evidence weights), e.g. once in a parent process before forking workers."""
+        self.transform(["预热"], normalized=True)
+        for sid in self.schemes_:
+            for code in self.taxonomy_[sid].code_list:
+                self._evidence_weights(sid, code)
+        return self
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_evidence_cache_", None)
+        return state
 
     def explain(self, X, predicted: pd.DataFrame, top: int = 3) -> list[dict[str, list[str]]]:
         """For each row, scheme id -> the words that pushed most towards the predicted code."""
@@ -251,7 +298,6 @@ class ClueClassifier(BaseEstimator):
             if sid not in predicted.columns:
                 continue
             scheme = self.taxonomy_[sid]
-            head = self.heads_[sid]
             per_row: list[list[str]] = [[] for _ in range(n)]
             # group rows by predicted code: one sparse product per code, not per row
             by_code: dict[str, list[int]] = {}
@@ -259,36 +305,31 @@ class ClueClassifier(BaseEstimator):
                 for code in scheme.parse(value):
                     by_code.setdefault(code, []).append(i)
             for code, rows in by_code.items():
-                if isinstance(head, dict):
-                    h = head.get(code)
-                    w = h.weights(h.classes.index("1")) if h and "1" in h.classes else None
-                else:
-                    w = head.weights(head.classes.index(code)) if code in head.classes else None
+                w = self._evidence_weights(sid, code)
                 if w is None:
                     continue
-                C = X[rows].multiply(w).tocsr()
-                for k, i in enumerate(rows):
-                    per_row[i] += self._top_words(C, k, top)
+                for k, words in enumerate(self._top_words(X[rows], w, top)):
+                    per_row[rows[k]] += words
             for i, words in enumerate(per_row):
                 if words:
                     result[i][sid] = list(dict.fromkeys(words))[: top * 2]
         return result
 
-    def _top_words(self, C, k: int, top: int) -> list[str]:
-        lo, hi = C.indptr[k], C.indptr[k + 1]
-        if lo == hi:
-            return []
-        contrib, idx = C.data[lo:hi], C.indices[lo:hi]
-        order = np.argpartition(-contrib, min(len(contrib) - 1, 4 * top))[: 4 * top + 1] if len(contrib) > 4 * top \
-            else np.arange(len(contrib))
-        order = order[np.argsort(-contrib[order])]
-        chosen: list[str] = []
-        names = self.feature_names_
-        for j in order:
-            if contrib[j] <= 0 or len(chosen) >= top:
-                break
-            name = names[idx[j]]
-            if len(name) < 2 or any(name in c or c in name for c in chosen):
-                continue
-            chosen.append(name)
-        return chosen
+    def _top_words(self, X, w: np.ndarray, top: int) -> list[list[str]]:
+        """Per row of X: up to ``top`` distinct names with the largest positive X*w, none
+        contained in another. Sorting is done once for the whole block."""
+        C = sp.csr_matrix(X.multiply(w))
+        C.eliminate_zeros()
+        counts = np.diff(C.indptr)
+        row_of = np.repeat(np.arange(C.shape[0]), counts)
+        # by row, then by contribution, largest first: one float key (data > 0, so row - share)
+        order = np.argsort(row_of - C.data / (C.data.max(initial=0.0) * 1.01 + 1e-300))
+        rank = np.arange(len(order)) - C.indptr[row_of[order]]
+        keep = order[rank < 2 * top]
+        names = self.feature_names_[C.indices[keep]].tolist()
+        out: list[list[str]] = [[] for _ in range(C.shape[0])]
+        for r, name in zip(row_of[keep].tolist(), names):
+            chosen = out[r]
+            if len(chosen) < top and not any(name in c or c in name for c in chosen):
+                chosen.append(name)
+        return out

@@ -42,6 +42,12 @@ class Annotator:
     def schemes(self) -> list[str]:
         return list(self.model.schemes_)
 
+    def warm_up(self) -> "Annotator":
+        """Build every lazily built table now (before forking workers, so they share them)."""
+        self.model.warm_up()
+        self.annotate_texts(["某县民政局2023年3月起对低保申请长期不予答复，造成群众多次白跑。"])
+        return self
+
     # ------------------------------------------------------------------
     def annotate_texts(self, texts: list[str]) -> pd.DataFrame:
         """One output row per text, no splitting (normalised inside)."""

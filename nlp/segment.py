@@ -13,8 +13,10 @@ format ``word freq pos``), so campaign terms such as 不作为 or 吃拿卡要 c
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
+from itertools import compress
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -52,14 +54,7 @@ def read_wordlist(path: str) -> frozenset[str]:
 
 
 def available_backends() -> list[str]:
-    found = []
-    for name in BACKENDS:
-        try:
-            __import__(name)
-            found.append(name)
-        except ImportError:
-            pass
-    return found
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]  # no import: jieba's is slow
 
 
 class Tokenizer:
@@ -82,6 +77,7 @@ class Tokenizer:
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_impl"] = None
+        state.pop("_keep", None)
         return state
 
     @property
@@ -126,11 +122,19 @@ class Tokenizer:
 
     def words(self, text: str) -> list[str]:
         """Content tokens for features: no whitespace, punctuation or stopwords."""
+        keep = self.__dict__.get("_keep")
+        if keep is None or len(keep) > 500_000:  # bounded memo of token -> is a content word
+            keep = self.__dict__["_keep"] = {}
         stop = self.__dict__.get("_stop")
         if stop is None:
             stop = self.__dict__["_stop"] = read_wordlist(str(self.stopwords or data_path("stopwords.txt")))
-        has_word = _WORD.search
-        return [w for w in self.lcut(text) if w not in stop and has_word(w)]
+        tokens = self.lcut(text)
+        flags = list(map(keep.get, tokens))
+        if None in flags:
+            for i, w in enumerate(tokens):
+                if flags[i] is None:
+                    flags[i] = keep[w] = w not in stop and _WORD.search(w) is not None
+        return list(compress(tokens, flags))
 
 
 _WORD = re.compile(r"[^\W_]")  # a letter or digit of any script
