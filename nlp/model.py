@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from nlp.features import make_features
@@ -85,8 +85,14 @@ class ClueClassifier(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, texts, labels: pd.DataFrame, dev_texts=None, dev_labels: pd.DataFrame | None = None):
-        """Fit every head. ``labels`` has one column per scheme id (codes as in the taxonomy)."""
+    def fit(self, texts, labels: pd.DataFrame, dev_texts=None, dev_labels: pd.DataFrame | None = None,
+            groups=None):
+        """Fit every head. ``labels`` has one column per scheme id (codes as in the taxonomy).
+
+        ``groups``: rows with the same group (e.g. rewrites of one case note) never fall on both
+        sides of a calibration fold, so the probabilities are not calibrated on near-copies.
+        """
+        groups = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)
         self.taxonomy_: Taxonomy = load_taxonomy(self.taxonomy_path)
         self.tokenizer_ = Tokenizer(self.backend)
         norm = [normalize(str(t)) for t in texts]
@@ -103,13 +109,15 @@ class ClueClassifier(BaseEstimator):
                 continue
             if scheme.multi:
                 sets = [set(scheme.parse(v)) for v in labels.loc[rows, scheme.id]]
+                g = None if groups is None else groups[rows.to_numpy()]
                 self.heads_[scheme.id] = {
-                    code: self._fit_head(X[rows.to_numpy()], np.array(["1" if code in s else "0" for s in sets]))
+                    code: self._fit_head(X[rows.to_numpy()], np.array(["1" if code in s else "0" for s in sets]), g)
                     for code in scheme.code_list
                 }
             else:
                 y = labels.loc[rows, scheme.id].to_numpy()
-                self.heads_[scheme.id] = self._fit_head(X[rows.to_numpy()], y)
+                g = None if groups is None else groups[rows.to_numpy()]
+                self.heads_[scheme.id] = self._fit_head(X[rows.to_numpy()], y, g)
             self.schemes_.append(scheme.id)
         self.thresholds_ = {sid: {} for sid in self.schemes_ if self.taxonomy_[sid].multi}
         self.at_least_one_ = {sid: False for sid in self.thresholds_}
@@ -128,14 +136,23 @@ class ClueClassifier(BaseEstimator):
         # A multi-label cell may be legitimately empty ("no dimension"); single ones must be set.
         return in_scope if scheme.multi else (in_scope & has)
 
-    def _fit_head(self, X, y: np.ndarray) -> Head:
+    def _fit_head(self, X, y: np.ndarray, groups: np.ndarray | None = None) -> Head:
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) == 1:
             return Head([str(classes[0])], None)
         folds = int(min(self.calibration_folds, counts.min()))
+        if groups is not None and folds >= 2:
+            # whole groups per fold; fall back to plain folds if grouping leaves a fold without a class
+            splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True,
+                                               random_state=self.random_state).split(X, y, groups))
+            if all(len(np.unique(y[train])) == len(classes) for train, _ in splits):
+                cv = splits
+            else:
+                groups = None
         if folds >= 2:
             base = LinearSVC(C=self.C, class_weight="balanced", random_state=self.random_state)
-            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            if groups is None:
+                cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             est = CalibratedClassifierCV(base, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
         else:  # too few examples of some class to calibrate: logistic probabilities as they are
             est = LogisticRegression(C=max(self.C * 4, 1.0), class_weight="balanced", max_iter=2000,
@@ -250,8 +267,14 @@ class ClueClassifier(BaseEstimator):
         for raw in self.features_.get_feature_names_out():
             kind, _, name = raw.partition("__")
             name = name.replace(" ", "")
-            # Only whole words or character runs make readable evidence; no punctuation, no cues.
-            names.append("" if kind == "cues" or not all(ch.isalnum() for ch in name) else name)
+            # Readable evidence: Chinese words and character runs, or plain ASCII words such as
+            # "12345"; mixed runs like "年5" read as noise. No punctuation, no cue counts.
+            cjk = all("\u4e00" <= ch <= "\u9fff" for ch in name)
+            if kind == "cues" or not all(ch.isalnum() for ch in name):
+                name = ""
+            elif not cjk and (kind == "chars" or not name.isascii()):
+                name = ""
+            names.append(name)
         return np.array(names, dtype=str)  # a plain string array: loads fast
 
     def _evidence_weights(self, sid: str, code: str) -> np.ndarray | None:

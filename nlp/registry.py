@@ -140,8 +140,11 @@ class Registry:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def save(self, model, report_json: dict, report_md: str, info: dict) -> str:
-        """Write a new version atomically (temp folder, then rename). Returns its name."""
+    def save(self, model, report_json: dict, report_md, info: dict) -> str:
+        """Write a new version atomically (temp folder, then rename). Returns its name.
+
+        ``report_md``: the report text, or a function of the version name that returns it.
+        """
         import joblib
 
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -159,7 +162,8 @@ class Registry:
         try:
             joblib.dump(model, tmp / MODEL_FILE)  # uncompressed: loads 3x faster, ~40 MB
             (tmp / "report.json").write_text(json.dumps(report_json, ensure_ascii=False, indent=2), encoding="utf-8")
-            (tmp / "report.md").write_text(report_md, encoding="utf-8")
+            (tmp / "report.md").write_text(report_md(version) if callable(report_md) else report_md,
+                                           encoding="utf-8")
             manifest = {
                 "version": version,
                 "created": _dt.datetime.now().isoformat(timespec="seconds"),

@@ -60,7 +60,28 @@ def evaluate(model, texts: list[str], labels: pd.DataFrame) -> dict:
                 "confusion": {"labels": present,
                               "matrix": confusion_matrix(gold, pred, labels=present).tolist()},
             }
+            if sid == QUALITY and GOOD in codes:
+                out["heads"][sid]["calibration"] = calibration(P[:, codes.index(GOOD)], gold == GOOD)
     return out
+
+
+def calibration(p: np.ndarray, y: np.ndarray, bins: int = 10) -> dict:
+    """How well 质量分 (100 x P(合格)) matches the share of 合格 rows: Brier score, expected
+    calibration error and a reliability table by score band."""
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(y, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    band = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    table, ece = [], 0.0
+    for b in range(bins):
+        m = band == b
+        if m.any():
+            ece += abs(p[m].mean() - y[m].mean()) * m.sum() / len(p)
+            table.append({"score": f"{int(edges[b] * 100)}-{int(edges[b + 1] * 100)}", "n": int(m.sum()),
+                          "mean_score": round(float(p[m].mean() * 100), 1),
+                          "share_good": round(float(y[m].mean()), 3)})
+    return {"brier": round(float(((p - y) ** 2).mean()), 4) if len(p) else None,
+            "ece": round(float(ece), 4), "bands": table}
 
 
 def headline(evaluation: dict) -> dict[str, float]:
@@ -92,6 +113,13 @@ def render_markdown(info: dict, evaluation: dict) -> str:
                       "|---" * (len(labs) + 1) + "|"]
             for lab, row in zip(labs, h["confusion"]["matrix"]):
                 lines.append(f"| {lab} | " + " | ".join(str(x) for x in row) + " |")
+        if h.get("calibration"):
+            cal = h["calibration"]
+            lines += ["", f"质量分校准：Brier {cal['brier']}，ECE {cal['ece']}（越小越好）。"
+                          "各分数段的实际合格比例：", "",
+                      "| 质量分段 | 行数 | 平均质量分 | 实际合格比例 |", "|---|---|---|---|"]
+            for b in cal["bands"]:
+                lines.append(f"| {b['score']} | {b['n']} | {b['mean_score']} | {b['share_good']:.3f} |")
         if h.get("thresholds"):
             lines.append("")
             lines.append("阈值（在 dev 划分上选定）：" + "，".join(f"{k}={v}" for k, v in h["thresholds"].items()))

@@ -44,8 +44,14 @@ def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxono
     if (train[QUALITY] == GOOD).sum() < 2 or (train[QUALITY] == LOW).sum() < 2:
         raise UserError("训练集太小：合格和低质样本各至少需要 2 行。")
     model = ClueClassifier(taxonomy_path=taxonomy_path, backend=backend, random_state=seed)
-    model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols])
+    model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols], groups=row_groups(train))
     return model
+
+
+def row_groups(df: pd.DataFrame) -> list[str]:
+    """Calibration groups: rows rewritten from one case note form one group, other rows their own."""
+    case = df["case"].fillna("").astype(str) if "case" in df.columns else pd.Series([""] * len(df), index=df.index)
+    return [c if c.strip() else f"row:{i}" for i, c in zip(df.index, case)]
 
 
 def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backend: str = "auto",
@@ -81,7 +87,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
     }
     info_for_report = {**info, "libraries": library_versions()}
     version = registry.save(model, {"info": info_for_report, "evaluation": evaluation},
-                            render_markdown(info_for_report, evaluation), info)
+                            lambda v: render_markdown({**info_for_report, "version": v}, evaluation), info)
     info["version"] = version
     return TrainResult(version, evaluation, info)
 

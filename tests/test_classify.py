@@ -157,20 +157,43 @@ def test_bulletin_is_split_into_cases(runner, trained, tmp_path):
 
 
 def test_policy_document_gets_paragraphs_and_summary(runner, trained, tmp_path):
-    seeds = sorted((ROOT.parent / "shared" / "seeds").glob("003_*.txt"))
-    if not seeds:
-        pytest.skip("shared/seeds not present")
+    doc = (ROOT / "tests" / "data" / "policy_doc.txt").read_text(encoding="utf-8")
     src, out = tmp_path / "in.jsonl", tmp_path / "out.csv"
-    src.write_text(json.dumps({"id": "DOC", "text": seeds[0].read_text(encoding="utf-8")}, ensure_ascii=False),
-                   encoding="utf-8")
+    src.write_text(json.dumps({"id": "DOC", "text": doc}, ensure_ascii=False), encoding="utf-8")
     r = run_classify(runner, src, "-o", out, "--models", trained)
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert len(df) > 10
+    assert set(df["id"]) == {"DOC"} and len(df) >= 10
+    parts = df[df["文本类型"] == "文件段落"]
+    assert list(parts["案例序号"]) == [str(i) for i in range(1, len(parts) + 1)]
     summary = df[df["案例序号"] == "全文"]
     assert len(summary) == 1 and "段" in summary.iloc[0]["依据"]
-    # the nine items of the plan spread over several 盐山 categories, not one muddled label
-    assert df[df["文本类型"] == "文件段落"]["盐山类别"].nunique() >= 4
+    # the plan's eight items spread over several categories, not one muddled label
+    assert parts["盐山类别"].nunique() >= 4 and parts["东丽类别"].nunique() >= 4
+    assert set(summary.iloc[0]["维度"].split("|")) >= {"懒", "软"}
+
+
+def test_elements_found_and_missing(runner, trained):
+    full = "2023年5月，青石镇安监站站长陈某对辖区化工厂危化品露天堆放的隐患一直不管，导致3名工人受伤。"
+    r = run_classify(runner, "--text", full, "--models", trained)
+    assert r.exit_code == 0, r.output
+    assert "时间“2023年5月”" in r.output and "地点“青石镇" in r.output
+    assert "缺失要素" not in r.output and "建议向反映人补问" not in r.output
+    r = run_classify(runner, "--text", "有些干部作风不好，希望整治", "--models", trained)
+    lines = [x for x in r.output.splitlines() if x.startswith("缺失要素")]
+    assert lines and all(e in lines[0] for e in ("时间", "地点", "后果"))
+    assert "事情发生在什么时候" in r.output  # the question to put to the reporter
+
+
+def test_element_api_uses_patterns_and_pos_tags():
+    from nlp.elements import ElementExtractor
+    from nlp.segment import Tokenizer
+
+    ex = ElementExtractor(Tokenizer())
+    found = ex.extract("去年冬天，城关镇供暖办对居民报修拖了四十天，损失约2万元。")
+    assert found["时间"] and found["地点"].endswith("镇") and found["后果"]
+    assert "对象" not in ex.missing("县医保局王某拒不办理报销")
+    assert ex.missing("") == ["对象", "时间", "地点", "具体行为", "后果"]
 
 
 def test_output_same_as_input_refused(runner, trained, tmp_path):
