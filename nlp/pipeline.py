@@ -132,24 +132,24 @@ class Annotator:
         return "；".join(parts)
 
     def _add_document_summaries(self, labels: pd.DataFrame, owner: list[int]) -> pd.DataFrame:
+        """A 全文 summary row after the paragraphs of each policy document (one concat, one sort)."""
         labels = labels.copy()
         labels["_owner"] = owner
-        kinds = labels[KIND].to_numpy()
-        docs = sorted(set(np.asarray(owner)[kinds == KIND_PARAGRAPH].tolist()))
+        owners = np.asarray(owner)
+        docs = sorted(set(owners[labels[KIND].to_numpy() == KIND_PARAGRAPH].tolist()))
         if not docs:
             return labels
-        owners = np.asarray(owner)
-        pieces, start = [], 0
+        order = np.arange(len(labels), dtype=float)
+        summaries, places = [], []
         for doc in docs:
             rows = np.flatnonzero(owners == doc)
-            end = int(rows[-1]) + 1
-            pieces.append(labels.iloc[start:end])
-            pieces.append(self._summary_row(labels.iloc[rows], doc))
-            start = end
-        pieces.append(labels.iloc[start:])
-        return pd.concat(pieces, ignore_index=True)
+            summaries.append(self._summary_row(labels.iloc[rows], doc))
+            places.append(rows[-1] + 0.5)  # right after the document's last paragraph
+        merged = pd.concat([labels, pd.DataFrame(summaries, columns=labels.columns)], ignore_index=True)
+        position = np.concatenate([order, np.asarray(places, dtype=float)])
+        return merged.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)
 
-    def _summary_row(self, group: pd.DataFrame, doc: int) -> pd.DataFrame:
+    def _summary_row(self, group: pd.DataFrame, doc: int) -> dict:
         row = {c: "" for c in group.columns}
         row.update({"_owner": doc, CASE_NO: "全文", KIND: SUMMARY_KIND})
         notes = []
@@ -172,4 +172,4 @@ class Annotator:
         row[QUALITY] = GOOD if good else LOW
         row[SCORE] = int(group[SCORE].max()) if len(group) else 0
         row[EVIDENCE] = f"共 {len(group)} 段；" + "；".join(notes)
-        return pd.DataFrame([row])
+        return row
