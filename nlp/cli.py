@@ -208,8 +208,15 @@ classify_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_
 _ANNOTATOR = None  # set in the parent before forking workers; each worker inherits it
 
 
-def _work(frame, column):
-    return _ANNOTATOR.annotate(frame, column)
+def _work(frame, column, fmt=None, tally=None):
+    """One chunk in a worker: labels, and (for text outputs) the rows already rendered and
+    counted, so only a string and a few counts travel back to the parent."""
+    out = _ANNOTATOR.annotate(frame, column)
+    if fmt is None:
+        return out
+    from nlp.io import render_rows
+
+    return [str(c) for c in out.columns], render_rows(out, fmt), tally.count(out)
 
 
 @classify_app.command(help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
@@ -305,7 +312,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     import pandas as pd
     from tqdm import tqdm
 
-    from nlp.io import TableWriter, read_chunks
+    from nlp.io import TableWriter, file_format, read_chunks
     from nlp.report import Tally
     from nlp.taxonomy import LOW, QUALITY
 
@@ -326,11 +333,19 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             def drain(block: bool):
                 while pending and (block or len(pending) >= 2 * max(workers, 1)):
                     rows_in, res = pending.popleft()
-                    frame = res if isinstance(res, pd.DataFrame) else res.get()
-                    writer.write(frame)
-                    tally.add(frame)
+                    res = res if isinstance(res, pd.DataFrame) else res.get()
+                    if isinstance(res, pd.DataFrame):
+                        writer.write(res)
+                        tally.add(res)
+                    else:
+                        columns, text, counts = res
+                        writer.write_rendered(columns, text)
+                        tally.merge(counts)
                     bar.update(rows_in)
 
+            # Workers render text rows themselves when every chunk has the same columns
+            # (CSV and Excel inputs; JSONL lines may differ in their keys).
+            fmt = writer.fmt if writer.renders_text and file_format(source) != "jsonl" else None
             first = next(chunks, None)
             second = next(chunks, None)
             if second is not None and workers > 1:
@@ -343,7 +358,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                 if pool is None:
                     pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
                 else:
-                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column))))
+                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column, fmt, tally))))
                 drain(block=False)
             drain(block=True)
             if n_in == 0:

@@ -263,28 +263,40 @@ class TableWriter:
             self._ws = self._wb.create_sheet("分类结果")
         return self
 
-    def write(self, frame: pd.DataFrame) -> None:
-        if self.columns is None:
-            self.columns = [str(c) for c in frame.columns]
-            if self.fmt in ("csv", "tsv"):
-                pd.DataFrame(columns=self.columns).to_csv(self._fh, index=False, lineterminator="\r\n",
-                                                          sep="\t" if self.fmt == "tsv" else ",")
-            elif self.fmt == "xlsx":
-                self._ws.append(self._styled(self.columns, bold=True))
-        frame = frame.reindex(columns=self.columns)
-        records = frame.to_dict("records") if self.fmt != "csv" and self.fmt != "tsv" else []
+    @property
+    def renders_text(self) -> bool:
+        """CSV, TSV and JSONL rows are plain text that ``render_rows`` can make anywhere (in a
+        worker process, say) and ``write_rendered`` appends; XLSX rows go through ``write``."""
+        return self.fmt != "xlsx"
+
+    def _begin(self, columns: list[str]) -> None:
+        if self.columns is not None:
+            return
+        self.columns = columns
         if self.fmt in ("csv", "tsv"):
-            frame.to_csv(self._fh, header=False, index=False, sep="\t" if self.fmt == "tsv" else ",",
-                         lineterminator="\r\n", na_rep="")
-        elif self.fmt == "jsonl":
-            for r in records:
-                self._fh.write(json.dumps({c: _json_value(r[c]) for c in self.columns}, ensure_ascii=False) + "\n")
-        else:
-            hcol, hval = self.highlight or (None, None)
-            for r in records:
-                values = [_xlsx_value(r[c]) for c in self.columns]
-                mark = hcol is not None and r.get(hcol) == hval
-                self._ws.append(self._styled(values, fill=mark) if mark else values)
+            pd.DataFrame(columns=self.columns).to_csv(self._fh, index=False, lineterminator="\r\n",
+                                                      sep="\t" if self.fmt == "tsv" else ",")
+        elif self.fmt == "xlsx":
+            self._ws.append(self._styled(self.columns, bold=True))
+
+    def write(self, frame: pd.DataFrame) -> None:
+        self._begin([str(c) for c in frame.columns])
+        frame = frame.reindex(columns=self.columns)
+        if self.renders_text:
+            self._fh.write(render_rows(frame, self.fmt))
+            return
+        hcol, hval = self.highlight or (None, None)
+        for r in frame.to_dict("records"):
+            values = [_xlsx_value(r[c]) for c in self.columns]
+            mark = hcol is not None and r.get(hcol) == hval
+            self._ws.append(self._styled(values, fill=mark) if mark else values)
+
+    def write_rendered(self, columns: list[str], text: str) -> None:
+        """Append rows made by ``render_rows`` for a frame with these columns."""
+        self._begin(columns)
+        if not self.renders_text or columns != self.columns:
+            raise ValueError("rendered rows do not match the output's format or columns")
+        self._fh.write(text)
 
     def _styled(self, values, bold=False, fill=False):
         from openpyxl.cell import WriteOnlyCell
@@ -322,6 +334,16 @@ class TableWriter:
             self._ctx.__exit__(type(e), e, e.__traceback__)
             raise
         return self._ctx.__exit__(exc_type, exc, tb)
+
+
+def render_rows(frame: pd.DataFrame, fmt: str) -> str:
+    """The text of ``frame``'s rows (no header) in a text format: csv, tsv or jsonl."""
+    if fmt in ("csv", "tsv"):
+        return frame.to_csv(None, header=False, index=False, sep="\t" if fmt == "tsv" else ",",
+                            lineterminator="\r\n", na_rep="")
+    columns = [str(c) for c in frame.columns]
+    return "".join(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}, ensure_ascii=False) + "\n"
+                   for row in frame.itertuples(index=False, name=None))
 
 
 def _json_value(v):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
@@ -26,6 +27,11 @@ from nlp.features import make_features
 from nlp.normalize import normalize
 from nlp.segment import Tokenizer
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Scheme, Taxonomy, load_taxonomy
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 EVIDENCE_POOL = 4000  # evidence is drawn from the strongest positive weights of each code
@@ -86,13 +92,18 @@ class ClueClassifier(BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def fit(self, texts, labels: pd.DataFrame, dev_texts=None, dev_labels: pd.DataFrame | None = None,
-            groups=None):
+            groups=None, shift=None):
         """Fit every head. ``labels`` has one column per scheme id (codes as in the taxonomy).
 
         ``groups``: rows with the same group (e.g. rewrites of one case note) never fall on both
         sides of a calibration fold, so the probabilities are not calibrated on near-copies.
+        ``shift``: a register per row (e.g. 来信, 热线, 巡察). The 质量 head's probabilities are
+        softened by a temperature fitted on predictions for registers left out of training, so
+        质量分 reflects how the model does on text unlike its training rows (see ``temperature_``).
         """
         groups = None if groups is None else np.asarray([str(g) for g in groups], dtype=object)
+        shift = None if shift is None else np.asarray([str(s) for s in shift], dtype=object)
+        self.temperature_: dict[str, float] = {}
         self.taxonomy_: Taxonomy = load_taxonomy(self.taxonomy_path)
         self.tokenizer_ = Tokenizer(self.backend)
         norm = [normalize(str(t)) for t in texts]
@@ -118,6 +129,9 @@ class ClueClassifier(BaseEstimator):
                 y = labels.loc[rows, scheme.id].to_numpy()
                 g = None if groups is None else groups[rows.to_numpy()]
                 self.heads_[scheme.id] = self._fit_head(X[rows.to_numpy()], y, g)
+                if scheme.id == QUALITY and shift is not None:
+                    self.temperature_[QUALITY] = self._fit_temperature(X[rows.to_numpy()], y, g,
+                                                                       shift[rows.to_numpy()])
             self.schemes_.append(scheme.id)
         self.thresholds_ = {sid: {} for sid in self.schemes_ if self.taxonomy_[sid].multi}
         self.at_least_one_ = {sid: False for sid in self.thresholds_}
@@ -158,6 +172,34 @@ class ClueClassifier(BaseEstimator):
             est = LogisticRegression(C=max(self.C * 4, 1.0), class_weight="balanced", max_iter=2000,
                                      random_state=self.random_state).fit(X, y)
         return Head([str(c) for c in est.classes_], est)
+
+    def _fit_temperature(self, X, y: np.ndarray, groups, shift: np.ndarray) -> float:
+        """Temperature T >= 1 for a binary head: out-of-register predictions (train on every
+        register but one, predict that one) are scored, and T minimises their log-loss when
+        each logit is divided by T. Ranks and decisions are unchanged; only confidence softens."""
+        classes = np.unique(y)
+        registers = np.unique(shift)
+        if len(classes) != 2 or len(registers) < 3:
+            return 1.0
+        p = np.full(len(y), np.nan)
+        for r in registers:
+            out = shift == r
+            if len(np.unique(y[~out])) < 2:
+                continue
+            head = self._fit_head(X[~out], y[~out], None if groups is None else groups[~out])
+            if head.estimator is not None and classes[1] in head.classes:
+                p[out] = head.proba(X[out])[:, head.classes.index(classes[1])]
+        known = ~np.isnan(p)
+        if known.sum() < 20:
+            return 1.0
+        logit = _logit(p[known])
+        target = (y[known] == classes[1]).astype(float)
+
+        def loss(t: float) -> float:
+            q = np.clip(1 / (1 + np.exp(-logit / t)), 1e-9, 1 - 1e-9)
+            return float(-np.mean(target * np.log(q) + (1 - target) * np.log(1 - q)))
+
+        return round(float(minimize_scalar(loss, bounds=(1.0, 5.0), method="bounded").x), 3)
 
     def _tune_thresholds(self, dev_texts, dev_labels: pd.DataFrame) -> None:
         """Per-code thresholds of multi-label heads, chosen on dev rows (never test)."""
@@ -210,6 +252,10 @@ class ClueClassifier(BaseEstimator):
                     P[:, j] = p[:, h.classes.index("1")] if "1" in h.classes else 0.0
             else:
                 p = head.proba(X)
+                t = getattr(self, "temperature_", {}).get(sid, 1.0)
+                if t != 1.0 and p.shape[1] == 2:
+                    p1 = 1 / (1 + np.exp(-_logit(p[:, 1]) / t))
+                    p = np.column_stack([1 - p1, p1])
                 for k, c in enumerate(head.classes):
                     if c in codes:
                         P[:, codes.index(c)] = p[:, k]

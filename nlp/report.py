@@ -115,7 +115,10 @@ def render_markdown(info: dict, evaluation: dict) -> str:
                 lines.append(f"| {lab} | " + " | ".join(str(x) for x in row) + " |")
         if h.get("calibration"):
             cal = h["calibration"]
-            lines += ["", f"质量分校准：Brier {cal['brier']}，ECE {cal['ece']}（越小越好）。"
+            temp = info.get("quality_temperature")
+            note = (f"质量分已按温度 T={temp} 放缓（T 在训练集上按口吻留一交叉验证拟合：用其余口吻训练、"
+                    "预测留出的口吻，使模型对没见过的写法不过分自信）。") if temp and temp != 1.0 else ""
+            lines += ["", f"质量分校准：Brier {cal['brier']}，ECE {cal['ece']}（越小越好）。{note}"
                           "各分数段的实际合格比例：", "",
                       "| 质量分段 | 行数 | 平均质量分 | 实际合格比例 |", "|---|---|---|---|"]
             for b in cal["bands"]:
@@ -168,10 +171,9 @@ class Tally:
         self.rows = 0
         self.empty = 0
 
-    def add(self, frame: pd.DataFrame) -> None:
-        self.rows += len(frame)
-        if "依据" in frame.columns:
-            self.empty += int((frame["依据"] == "文本为空").sum())
+    def count(self, frame: pd.DataFrame) -> dict:
+        """The counts of one output frame, to ``merge`` here or in another process."""
+        counts = {}
         for s in self.schemes:
             if s not in frame.columns:
                 continue
@@ -179,7 +181,18 @@ class Tally:
             col = col[(col != "") & (col != "nan")]
             if s in self.multi:
                 col = col.str.split("|").explode()
-            self.counts[s].update(col.value_counts().to_dict())
+            counts[s] = col.value_counts().to_dict()
+        empty = int((frame["依据"] == "文本为空").sum()) if "依据" in frame.columns else 0
+        return {"rows": len(frame), "empty": empty, "labels": counts}
+
+    def merge(self, counts: dict) -> None:
+        self.rows += counts["rows"]
+        self.empty += counts["empty"]
+        for s, c in counts["labels"].items():
+            self.counts[s].update(c)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        self.merge(self.count(frame))
 
     def rows_for_table(self) -> list[list]:
         out = [["标签", "代码", "条数"]]

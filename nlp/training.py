@@ -44,7 +44,9 @@ def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxono
     if (train[QUALITY] == GOOD).sum() < 2 or (train[QUALITY] == LOW).sum() < 2:
         raise UserError("训练集太小：合格和低质样本各至少需要 2 行。")
     model = ClueClassifier(taxonomy_path=taxonomy_path, backend=backend, random_state=seed)
-    model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols], groups=row_groups(train))
+    shift = train["voice"].fillna("").astype(str).tolist() if "voice" in train.columns else None
+    model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols], groups=row_groups(train),
+              shift=shift)
     return model
 
 
@@ -83,6 +85,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         "dev_rows": int((df["split"] == "dev").sum()),
         "test_rows": len(test),
         "heads": list(model.schemes_),
+        "quality_temperature": getattr(model, "temperature_", {}).get(QUALITY, 1.0),
         "headline": headline(evaluation),
     }
     info_for_report = {**info, "libraries": library_versions()}
