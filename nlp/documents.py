@@ -41,7 +41,7 @@ def split_document(text: str, min_length: int = 300, max_segments: int = 200) ->
         return [Segment(0, text, KIND_CLUE)]
     items = _numbered_items(text)
     if len(items) >= 2 and sum(bool(_CASE_HINT.search(t)) for t in items) >= max(2, len(items) // 2):
-        return [Segment(i + 1, t, KIND_CASE) for i, t in enumerate(items[:max_segments])]
+        return [Segment(i + 1, t, KIND_CASE) for i, t in enumerate(_cap(items, max_segments))]
     if len(text) < min_length:
         return [Segment(0, text, KIND_CLUE)]
     paragraphs = [p.strip() for p in text.split("\n") if len(p.strip()) >= 2]
@@ -50,8 +50,17 @@ def split_document(text: str, min_length: int = 300, max_segments: int = 200) ->
         paragraphs = _sentence_groups(text, min_length)
     if len(paragraphs) < 2:
         return [Segment(0, text, KIND_CLUE)]
-    merged = _merge_headings(paragraphs)
-    return [Segment(i + 1, p, KIND_PARAGRAPH) for i, p in enumerate(merged[:max_segments])]
+    merged = _cap(_merge_headings(paragraphs), max_segments)
+    return [Segment(i + 1, p, KIND_PARAGRAPH) for i, p in enumerate(merged)]
+
+
+def _cap(parts: list[str], most: int) -> list[str]:
+    """At most ``most`` parts: beyond that, neighbours are joined into even groups (no text is
+    ever dropped)."""
+    if len(parts) <= most:
+        return parts
+    size = -(-len(parts) // most)  # ceil
+    return ["\n".join(parts[i:i + size]) for i in range(0, len(parts), size)]
 
 
 def _numbered_items(text: str) -> list[str]:

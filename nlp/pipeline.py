@@ -81,11 +81,19 @@ class Annotator:
         labels = self._label(norm_parts, kinds)
         labels.insert(0, KIND, kinds)
         labels.insert(0, CASE_NO, numbers)
+        labels["_part"] = norm_parts
         labels = self._add_document_summaries(labels, owner)
         base = frame.iloc[labels.pop("_owner").to_numpy()].reset_index(drop=True)
         for c in base.columns:
             if base[c].dtype == object:
                 base[c] = [v if isinstance(v, (str, int, float)) else str(v) for v in base[c].tolist()]
+        # A case or paragraph row shows its own text; the whole text stays on the 全文 row (a
+        # bulletin's cases, joined, are the bulletin): a long text is never copied onto every part.
+        part = labels.pop("_part").tolist()
+        split = (labels[CASE_NO] != "") & (labels[CASE_NO] != "全文")
+        if split.any():
+            texts = base[text_column].tolist()
+            base[text_column] = [p if s else t for p, s, t in zip(part, split.tolist(), texts)]
         return pd.concat([base, labels.reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------

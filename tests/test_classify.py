@@ -201,3 +201,19 @@ def test_output_same_as_input_refused(runner, trained, tmp_path):
     frame().to_csv(src, index=False)
     r = run_classify(runner, src, "-o", src, "--models", trained)
     assert r.exit_code != 0 and frame().shape[0] == len(pd.read_csv(src))
+
+
+def test_huge_text_is_split_without_losing_or_copying_text(runner, trained, tmp_path):
+    sentence = "某县民政局对低保申请长期不予答复，群众多次到窗口询问无果。"
+    huge = sentence * 10_000  # 290,000 characters in one cell, no line breaks
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    pd.DataFrame({"id": ["H1", "C1"], "text": [huge, CLUES[0]]}).to_csv(src, index=False)
+    r = run_classify(runner, src, "-o", out, "--models", trained)
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    parts = df[(df["id"] == "H1") & (df["案例序号"] != "全文")]
+    assert 2 <= len(parts) <= 200
+    # every sentence is in some part, and no part carries the whole text again
+    assert sum(p.count("某县民政局") for p in parts["text"]) == 10_000
+    assert parts["text"].str.len().max() < len(huge) // 10
+    assert (df["id"] == "C1").sum() == 1 and out.stat().st_size < 3 * len(huge.encode("utf-8"))
