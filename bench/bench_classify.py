@@ -13,7 +13,6 @@ import argparse
 import json
 import random
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -44,18 +43,22 @@ def run(path: Path, backend: str, workers: int) -> dict:
     out = OUT / f"out-{backend}-{path.stem}.csv"
     cmd = [sys.executable, str(ROOT / "classify.py"), str(path), "-o", str(out), "--backend", backend,
            "--workers", str(workers)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # A fresh wrapper process per run, so the peak resident set is this run's alone (the parent
+    # and its workers), not the largest of every run so far.
+    wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+               "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t0 = time.time()
-    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    done = subprocess.run([sys.executable, "-c", wrapper, *cmd], check=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
     elapsed = time.time() - t0
+    peak = int(re.search(r"PEAK (\d+)", done.stdout).group(1))
     # classify.py's own closing line: rows per second once the model is loaded
     steady = re.search(r"(\d+) 条/秒", done.stdout)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     rows = sum(1 for _ in path.open(encoding="utf-8")) - 1
     return {"backend": backend, "rows": rows, "workers": workers, "seconds": round(elapsed, 1),
             "clues_per_second": round(rows / elapsed),
             "clues_per_second_after_startup": int(steady.group(1)) if steady else None,
-            "peak_rss_mb_max_process": round(max(peak, before) / 1024)}
+            "peak_rss_mb_max_process": round(peak / 1024)}
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import json
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -245,8 +246,51 @@ def _t2s(text: str) -> str:
     return to_simplified(text)
 
 
-def check(path: str | Path | None = None, taxonomy: Taxonomy | None = None, out=sys.stdout) -> int:
-    """Validate a corpus file; print problems and the distribution table. Returns an exit code."""
+def source_texts(folder: str | Path) -> list[str]:
+    """The texts the corpus must not copy: the seed documents and the case notes' facts."""
+    folder = Path(folder)
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted((folder / "seeds").glob("*"))
+             if p.is_file()]
+    for p in sorted((folder / "cases").glob("*.jsonl")):
+        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                note = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(note, dict):
+                texts.append("".join(str(note.get(k, "")) for k in ("facts", "outcome")))
+    return texts
+
+
+def verbatim_runs(texts: list[str], sources: list[str], n: int) -> list[tuple[int, str]]:
+    """(row index, copied run) for texts sharing ``n`` or more consecutive characters with a
+    source (after normalisation, whitespace ignored)."""
+    from nlp.normalize import normalize
+
+    def flat(t: str) -> str:
+        return "".join(normalize(t).split())
+
+    grams = set()
+    for s in map(flat, sources):
+        grams.update(s[i:i + n] for i in range(len(s) - n + 1))
+    found = []
+    for k, t in enumerate(map(flat, texts)):
+        hits = [i for i in range(len(t) - n + 1) if t[i:i + n] in grams]
+        if hits:
+            found.append((k, t[hits[0]:hits[0] + n]))
+    return found
+
+
+def default_sources() -> Path:
+    return Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def check(path: str | Path | None = None, taxonomy: Taxonomy | None = None, out=sys.stdout,
+          sources: str | Path | None = None) -> int:
+    """Validate a corpus file; print problems and the distribution table. Returns an exit code.
+
+    ``sources``: folder with ``seeds/`` and ``cases/`` whose text no row may copy (default the
+    project's ``../shared`` when present)."""
     taxonomy = taxonomy or load_taxonomy()
     mins = minimums()
     df = read_corpus(path)
@@ -259,6 +303,13 @@ def check(path: str | Path | None = None, taxonomy: Taxonomy | None = None, out=
     dups = near_duplicates(df["text"].tolist(), mins["near_duplicate_jaccard"])
     for i, j, jac in dups:
         problems.append(Problem(j + 1, "text", f"与第 {i + 1} 行近似重复（5-gram Jaccard {jac}）"))
+    folder = Path(sources) if sources else default_sources()
+    if (folder / "seeds").is_dir() or (folder / "cases").is_dir():
+        n = mins["max_verbatim_run"]
+        for k, run in verbatim_runs(df["text"].tolist(), source_texts(folder), n):
+            problems.append(Problem(k + 1, "text", f"与来源原文连续 {n} 字以上相同（“{run}”），须用自己的话改写"))
+    else:
+        print(f"未找到来源文件夹 {folder}（seeds/、cases/），跳过原创性检查。", file=out)
     fails = coverage_failures(df, taxonomy, mins)
     for p in problems[:200]:
         print(p, file=out)
@@ -274,11 +325,16 @@ def check(path: str | Path | None = None, taxonomy: Taxonomy | None = None, out=
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    sources = None
+    if "--sources" in argv:
+        k = argv.index("--sources")
+        sources = argv[k + 1] if k + 1 < len(argv) else None
+        argv = argv[:k] + argv[k + 2:]
     if not argv or argv[0] != "check":
-        print("用法：python -m nlp.corpus check [语料文件]", file=sys.stderr)
+        print("用法：python -m nlp.corpus check [语料文件] [--sources 来源文件夹]", file=sys.stderr)
         return 2
     try:
-        return check(argv[1] if len(argv) > 1 else None)
+        return check(argv[1] if len(argv) > 1 else None, sources=sources)
     except UserError as e:
         print(f"错误：{e}", file=sys.stderr)
         return 2

@@ -102,7 +102,8 @@ def render_markdown(info: dict, evaluation: dict) -> str:
     lines += ["", "## 各头部总体指标", "", "| 头部 | 样本数 | 准确率 | macro-F1 | micro-F1 |", "|---|---|---|---|---|"]
     for sid, h in evaluation["heads"].items():
         acc = h.get("accuracy", h.get("subset_accuracy"))
-        lines.append(f"| {sid} | {h['n']} | {acc:.3f} | {h['macro_f1']:.3f} | {h.get('micro_f1', float('nan')):.3f} |")
+        micro = f"{h['micro_f1']:.3f}" if "micro_f1" in h else "-"
+        lines.append(f"| {sid} | {h['n']} | {acc:.3f} | {h['macro_f1']:.3f} | {micro} |")
     for sid, h in evaluation["heads"].items():
         lines += ["", f"## {sid}", "", "| 代码 | 精确率 | 召回率 | F1 | 支持数 |", "|---|---|---|---|---|"]
         for c, m in h["per_class"].items():
