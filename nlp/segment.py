@@ -1,4 +1,4 @@
-"""Stage: segmentation. One tokenizer, two backends that give identical tokens.
+"""Stage: segmentation. One tokenizer, two backends that give the same tokens on Chinese text.
 
 - ``jieba``: the reference implementation (pure Python).
 - ``rjieba``: jieba's algorithm and dictionary in Rust (jieba-rs), about 20x faster;
