@@ -27,7 +27,7 @@ def check_output(df: pd.DataFrame):
     for c in OUT_COLUMNS + ["id", "text", "质量置信度"]:
         assert c in df.columns, c
     assert len(df) == len(CLUES)
-    df = df.fillna("")
+    df = df.astype(object).where(df.notna(), "")
     assert list(df["id"]) == [f"T{i}" for i in range(len(CLUES))]
     assert set(df["质量"]) <= {"合格", "低质"}
     # empty and whitespace rows: low quality, vague, counted
