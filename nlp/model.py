@@ -155,18 +155,15 @@ class ClueClassifier(BaseEstimator):
         if len(classes) == 1:
             return Head([str(classes[0])], None)
         folds = int(min(self.calibration_folds, counts.min()))
-        if groups is not None and folds >= 2:
-            # whole groups per fold; fall back to plain folds if grouping leaves a fold without a class
-            splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True,
-                                               random_state=self.random_state).split(X, y, groups))
-            if all(len(np.unique(y[train])) == len(classes) for train, _ in splits):
-                cv = splits
-            else:
-                groups = None
         if folds >= 2:
+            cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+            if groups is not None:
+                # whole groups per fold, unless grouping would leave a fold without some class
+                splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True,
+                                                   random_state=self.random_state).split(X, y, groups))
+                if all(len(np.unique(y[train])) == len(classes) for train, _ in splits):
+                    cv = splits
             base = LinearSVC(C=self.C, class_weight="balanced", random_state=self.random_state)
-            if groups is None:
-                cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
             est = CalibratedClassifierCV(base, method="sigmoid", cv=cv, ensemble=False).fit(X, y)
         else:  # too few examples of some class to calibrate: logistic probabilities as they are
             est = LogisticRegression(C=max(self.C * 4, 1.0), class_weight="balanced", max_iter=2000,
@@ -325,7 +322,8 @@ class ClueClassifier(BaseEstimator):
 
     def _evidence_weights(self, sid: str, code: str) -> np.ndarray | None:
         """Weights towards ``code`` kept for evidence: readable features (words or character
-        runs of 2+) among the ``evidence_pool`` strongest positive ones; zero elsewhere."""
+        runs of 2+) among the ``EVIDENCE_POOL`` strongest positive ones; zero elsewhere.
+        Built on first use and kept out of the model file."""
         cache = self.__dict__.setdefault("_evidence_cache_", {})
         if (sid, code) not in cache:
             head = self.heads_[sid]
@@ -335,9 +333,7 @@ class ClueClassifier(BaseEstimator):
             else:
                 w = head.weights(head.classes.index(code)) if code in head.classes else None
             if w is not None:
-                readable = cache.get("readable")
-                if readable is None:
-                    readable = cache["readable"] = np.char.str_len(self.feature_names_.astype(str)) >= 2
+                readable = np.char.str_len(self.feature_names_.astype(str)) >= 2
                 w = np.where(readable & (w > 0), w, 0.0)
                 if np.count_nonzero(w) > EVIDENCE_POOL:
                     w[w < np.partition(w, -EVIDENCE_POOL)[-EVIDENCE_POOL]] = 0.0
