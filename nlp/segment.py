@@ -16,9 +16,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
-from itertools import compress
 from functools import lru_cache
 from importlib import resources
+from itertools import compress
 from pathlib import Path
 
 from nlp.errors import UserError
