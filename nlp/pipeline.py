@@ -15,7 +15,7 @@ from nlp.documents import KIND_CLUE, KIND_PARAGRAPH, split_document
 from nlp.elements import ElementExtractor
 from nlp.model import ClueClassifier
 from nlp.normalize import normalize
-from nlp.quality import assess, quality_score
+from nlp.quality import assess, gate, gate_settings, quality_score
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON
 
 CASE_NO = "案例序号"
@@ -109,11 +109,13 @@ class Annotator:
         scores = [quality_score(p) for p in p_good]
         explained = self.model.explain(X, pred)
         qualities = pred[QUALITY].tolist() if QUALITY in pred.columns else [""] * n
-        missing = ["、".join(assess(text, self.extractor)["缺失要素"]) for text in norm]
+        assessed = [assess(text, self.extractor) for text in norm]
+        missing = ["、".join(a["缺失要素"]) for a in assessed]
         evidence = [self._evidence_text(e, q) for e, q in zip(explained, qualities)]
         pred.insert(pred.columns.get_loc(REASON) + 1 if REASON in pred.columns else 0, SCORE, scores)
         pred.insert(pred.columns.get_loc(SCORE) + 1, MISSING, missing)
         pred[EVIDENCE] = evidence
+        self._apply_gate(pred, norm, assessed, ungated | empty)
         if empty.any():  # empty cells: low quality, vague, nothing else
             for sid in self.schemes:
                 if sid not in (QUALITY, REASON):
@@ -130,6 +132,32 @@ class Annotator:
                     pred[f"{sid}名称"] = [
                         "|".join(tax[sid].name_of(c) for c in tax[sid].parse(v)) for v in pred[sid]]
         return pred
+
+    def _apply_gate(self, pred: pd.DataFrame, norm: list[str], assessed: list[dict], skip: np.ndarray) -> None:
+        """The evidence gate (nlp/quality.py): rows the model calls 合格 that have too little
+        content, or neither 对象 nor 具体行为, become 低质 with a low 质量分 and the reason why."""
+        if QUALITY not in pred.columns:
+            return
+        settings = gate_settings()
+        why = [gate(t, a["要素"], settings) if not s else ""
+               for t, a, s in zip(norm, assessed, skip.tolist())]
+        gated = np.array([bool(w) for w in why], dtype=bool)
+        if not gated.any():
+            return
+        # every gated row gets a low score; rows the model already calls 低质 keep their reason
+        pred.loc[gated, SCORE] = np.minimum(pred.loc[gated, SCORE].astype(int), settings["max_gated_score"])
+        hit = gated & (pred[QUALITY] == GOOD).to_numpy()
+        if not hit.any():
+            return
+        for sid in self.schemes:
+            if sid not in (QUALITY, REASON, SCORE):
+                pred.loc[hit, sid] = ""
+                pred.loc[hit, f"{sid}置信度"] = np.nan
+        pred.loc[hit, QUALITY] = LOW
+        if REASON in pred.columns:
+            pred.loc[hit, REASON] = settings["reason"]
+            pred.loc[hit, f"{REASON}置信度"] = 1.0
+        pred.loc[hit, EVIDENCE] = [f"要素不足：{w}" for w in np.array(why, dtype=object)[hit]]
 
     def _evidence_text(self, explained: dict[str, list[str]], quality: str) -> str:
         parts = []

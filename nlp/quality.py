@@ -7,7 +7,12 @@ missing ones are what the officer should ask the reporter for.
 
 from __future__ import annotations
 
+import re
+import tomllib
+from functools import lru_cache
+
 from nlp.elements import ELEMENTS, ElementExtractor
+from nlp.segment import data_path
 
 QUESTIONS = {
     "对象": "涉及哪个单位、哪个岗位或哪位工作人员？",
@@ -34,3 +39,27 @@ def assess(text: str, extractor: ElementExtractor) -> dict:
 
 def questions(missing: list[str]) -> list[str]:
     return [QUESTIONS[m] for m in missing if m in QUESTIONS]
+
+
+_CONTENT = re.compile(r"[^\W_]")  # a letter, digit or CJK character
+
+
+@lru_cache(maxsize=1)
+def gate_settings() -> dict:
+    return tomllib.loads(data_path("quality.toml").read_text(encoding="utf-8"))
+
+
+def gate(text: str, found: dict[str, str], settings: dict | None = None) -> str:
+    """Why a text cannot be a 合格 clue whatever the model says ("" when it can).
+
+    Evidence first: a fragment (too few characters to hold a fact) or a short text with neither
+    a responsible 对象 nor a concrete 具体行为 is not checkable (taxonomy.md, 质量 合格). The
+    element rule is kept to short texts, where the pattern extractor is reliable enough."""
+    s = settings or gate_settings()
+    if len(_CONTENT.findall(text[:200])) < s["min_content_chars"]:
+        return "文本过短，不构成可核查的线索"
+    act = found.get("具体行为", "")
+    short = len(_CONTENT.findall(text[:400])) < s["element_rule_below_chars"]
+    if short and not found.get("对象") and len(act) < s["min_act_chars"]:
+        return "未写明对象，也没有具体行为"
+    return ""
