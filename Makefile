@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench check-corpus clean
+.PHONY: demo test bench eval check-corpus clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ check-corpus: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_classify.py
 	$(PY) bench/bench_train.py
+
+# The evaluation protocol (cross-writer, fragment probes; add ARGS=--voices for leave-voice-out).
+eval: $(STAMP)
+	$(PY) bench/eval_protocol.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out bench/out

@@ -65,6 +65,8 @@ def train(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件（默认 corpora/clues.csv）"),
     add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
     prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
+    trust_labels: bool = typer.Option(False, "--trust-labels",
+                                      help="确认 --add 文件中全部标签都经人工核对（文件没有“已核对”列时才需要）"),
     force: bool = typer.Option(False, "--force", help="即使某个头部指标下降超过容差，也启用新模型"),
     tolerance: float = typer.Option(0.02, "--tolerance", help="晋升门槛：任一头部 macro-F1 下降不得超过此值"),
     rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本"),
@@ -100,7 +102,8 @@ def train(
             return
         with registry.lock():
             if add:
-                _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy)
+                _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
+                                  trust_labels)
             else:
                 t0 = time.time()
                 result = training.build(corpus_path, seed, backend, registry, log=_say)
@@ -147,14 +150,17 @@ def _report_audit(found, out: Optional[Path]) -> None:
             typer.echo(f"  ……共 {len(found)} 处，用 --audit-out 文件.xlsx 导出全部")
 
 
-def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy) -> None:
+def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
+                                  trust_labels) -> None:
     from nlp import corpus as corpus_mod
     from nlp import training
     from nlp.registry import ModelMismatch
     from nlp.report import evaluate, headline
 
     base = corpus_mod.read_corpus(corpus_path)
-    merge = training.merge_labeled(base, add, taxonomy, prefer)
+    merge = training.merge_labeled(base, add, taxonomy, prefer, trust_labels)
+    if merge.unreviewed:
+        _say(f"{merge.unreviewed} 行已填标签但未标为“已核对”，未加入语料（模型只学习人工确认的标签）。")
     for msg in merge.duplicates:
         _say(f"重复：{msg}")
     for msg in merge.conflicts:

@@ -21,7 +21,7 @@ from nlp.segment import data_path
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy, load_taxonomy
 
 BASE_COLUMNS = ["id", "text", "质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
-META_COLUMNS = ["source", "case", "voice", "split", "added"]
+META_COLUMNS = ["source", "case", "voice", "split", "added", "reviewer"]
 SPLITS = ("train", "dev", "test")
 
 

@@ -78,13 +78,17 @@ class ClueClassifier(BaseEstimator):
     backend : segmentation backend ("auto", "rjieba", "jieba").
     C : inverse regularisation strength of the linear heads.
     calibration_folds : folds for sigmoid calibration of each head.
+    learner : "svm" (LinearSVC with sigmoid calibration on grouped folds) or "logreg" (logistic
+        regression, balanced classes; its probabilities are used as they are).
     random_state : seed; the same data and seed give the same model.
     """
 
-    def __init__(self, taxonomy_path: str | None = None, backend: str = "auto", C: float = 0.5,
-                 calibration_folds: int = 3, max_char_features: int = 120_000, random_state: int = 0):
+    def __init__(self, taxonomy_path: str | None = None, backend: str = "auto", learner: str = "svm",
+                 C: float = 0.5, calibration_folds: int = 3, max_char_features: int | None = 120_000,
+                 random_state: int = 0):
         self.taxonomy_path = taxonomy_path
         self.backend = backend
+        self.learner = learner
         self.C = C
         self.calibration_folds = calibration_folds
         self.max_char_features = max_char_features
@@ -154,6 +158,10 @@ class ClueClassifier(BaseEstimator):
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) == 1:
             return Head([str(classes[0])], None)
+        if self.learner == "logreg":
+            est = LogisticRegression(C=self.C, class_weight="balanced", max_iter=3000,
+                                     random_state=self.random_state).fit(X, y)
+            return Head([str(c) for c in est.classes_], est)
         folds = int(min(self.calibration_folds, counts.min()))
         if folds >= 2:
             cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)

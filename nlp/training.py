@@ -115,13 +115,40 @@ class Merge:
     duplicates: list[str]
     conflicts: list[str]
     unlabeled: int = 0
+    unreviewed: int = 0  # labeled rows left out because no person confirmed them
 
 
 def _norm_key(text: str) -> str:
     return "".join(normalize(text).split())
 
 
-def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None) -> Merge:
+REVIEWED = "已核对"  # column marking rows whose labels a person confirmed
+REVIEWER = "核对人"
+REVIEWED_YES = frozenset({"是", "已核对", "已确认", "确认", "1", "true", "yes", "y", "√", "✓", "✔"})
+WORKSHEET_MARK = "模型建议"  # a column only our labeling worksheet has: its label columns are typed by a person
+
+
+def confirmed_rows(new: pd.DataFrame, path, trust_labels: bool) -> tuple[pd.Series, int]:
+    """Which rows carry labels a person confirmed (a model never learns its own unconfirmed guesses).
+
+    - an ``已核对`` column: only rows marked 是 (or 已核对, √, 1 ...);
+    - our labeling worksheet (``classify.py --suggest``), whose label columns start empty and are
+      typed by a person: its labeled rows;
+    - anything else (e.g. a classify.py output, whose labels are the model's): refused unless
+      ``--trust-labels`` says every label in the file was confirmed by a person.
+    Returns the mask and the number of rows left out as unreviewed."""
+    if REVIEWED in new.columns:
+        ok = new[REVIEWED].fillna("").astype(str).str.strip().str.lower().isin(REVIEWED_YES)
+        return ok, int((~ok).sum())
+    if trust_labels or WORKSHEET_MARK in new.columns:
+        return pd.Series(True, index=new.index), 0
+    raise UserError(f"{path} 没有“{REVIEWED}”列，无法确认哪些标签经过人工核对：模型只从人工确认的标签学习，"
+                    f"不会学习它自己未经确认的判断。请在“{REVIEWED}”列对核对过的行填“是”（可加“{REVIEWER}”列），"
+                    "或在确认文件中全部标签都经人工核对后加 --trust-labels。")
+
+
+def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None,
+                  trust_labels: bool = False) -> Merge:
     """Validate labeled rows from a file and merge them into the corpus (in memory)."""
     new = read_table(path)
     new.columns = [str(c).strip() for c in new.columns]
@@ -132,9 +159,14 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
     present = [c for c in taxonomy.ids if c in new.columns]
     unlabeled = (new[present].fillna("").astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1) \
         if present else pd.Series(True, index=new.index)
+    confirmed, unreviewed = confirmed_rows(new, path, trust_labels)
+    unreviewed = int((~confirmed & ~unlabeled).sum())
     excel_rows = pd.Series(range(2, len(new) + 2), index=new.index)
-    new, excel_rows = new[~unlabeled].reset_index(drop=True), excel_rows[~unlabeled].reset_index(drop=True)
+    keep = ~unlabeled & confirmed
+    new, excel_rows = new[keep].reset_index(drop=True), excel_rows[keep].reset_index(drop=True)
     skipped = int(unlabeled.sum())
+    if new.empty and unreviewed:
+        raise UserError(f"{path} 中有 {unreviewed} 行已填标签但未标为“{REVIEWED}”，没有可加入语料的人工确认行。")
     if new.empty:
         raise UserError(f"{path} 没有已标注的行（质量等标签列都为空）。")
     problems = corpus_mod.validate_rows(new, taxonomy, first_row=2)
@@ -186,7 +218,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         rid = r.get("id", "").strip()
         rows.append({**{c: r.get(c, "") for c in cols}, "text": r["text"], "id": rid,
                      "source": source, "case": r.get("case", ""), "voice": r.get("voice", ""),
-                     "split": "train", "added": today})
+                     "split": "train", "added": today, "reviewer": str(r.get(REVIEWER, "")).strip()})
     if conflicts and prefer not in ("new", "old"):
         shown = "\n".join(f"  {c}" for c in conflicts[:30])
         raise UserError(f"发现 {len(conflicts)} 处标签冲突，一行也没有合并。请核对后用 --prefer new（以新标注为准）"
@@ -208,7 +240,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         added.at[k, "id"] = rid
         used.add(rid)
     merged = pd.concat([corpus, added], ignore_index=True).fillna("")
-    return Merge(merged, added, dup_msgs, conflicts, skipped)
+    return Merge(merged, added, dup_msgs, conflicts, skipped, unreviewed)
 
 
 def write_corpus(df: pd.DataFrame, path: str | Path) -> None:

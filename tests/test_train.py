@@ -106,10 +106,10 @@ def test_add_reports_duplicates_and_conflicts(runner, small_corpus, tmp_path):
     add = tmp_path / "new.csv"
     new.to_csv(add, index=False)
     before = corpus.read_bytes()
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", models)
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", models)
     assert r.exit_code != 0 and "冲突" in r.output and "--prefer" in r.output
     assert corpus.read_bytes() == before  # nothing merged
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", models, "--prefer", "old")
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", models, "--prefer", "old")
     assert "重复" in r.output and "没有新的行" in r.output
     assert corpus.read_bytes() == before
 
@@ -122,7 +122,7 @@ def test_add_invalid_rows_names_row_and_column(runner, small_corpus, tmp_path):
                   "低质原因": ["", "随便"], "维度": ["懒", ""], "作为类型": ["慢作为", ""],
                   "东丽类别": ["D66", ""], "盐山类别": ["Y0", ""]}).to_excel(add, index=False)
     before = corpus.read_bytes()
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", tmp_path / "m")
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", tmp_path / "m")
     assert r.exit_code != 0
     assert "第 2 行“东丽类别”列" in r.output and "第 3 行“低质原因”列" in r.output
     assert corpus.read_bytes() == before
@@ -148,7 +148,7 @@ def test_labeling_loop_learns_a_new_domain(runner, small_corpus, corpus_df, tmp_
     before = held_accuracy()
     add = tmp_path / "y4.csv"
     add_rows.drop(columns=["id", "split", "source", "added"]).to_csv(add, index=False)
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", models, "--force")
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", models, "--force")
     assert r.exit_code == 0, r.output
     after = held_accuracy()
     assert after > before + 0.3, (before, after)
@@ -172,7 +172,7 @@ def test_promotion_guard_keeps_old_model_when_a_head_drops(runner, small_corpus,
     bad.loc[~flip, ["质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]] = ["合格", "", "懒", "不作为", "D06", "Y0"]
     add = tmp_path / "bad.csv"
     bad.drop(columns=["id", "split", "source", "added"]).to_csv(add, index=False)
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", models)
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", models)
     assert r.exit_code == 3, r.output
     assert "未启用" in r.output and "质量" in r.output and "下降" in r.output
     assert Registry(models).current() == current
@@ -263,7 +263,7 @@ def test_killed_training_leaves_corpus_and_model_as_they_were(runner, small_corp
     before = corpus.read_bytes()
     env = {**os.environ}
     for delay in (1.0, 2.5, 4.0):
-        p = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--add", str(add), "--corpus", str(corpus),
+        p = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--add", str(add), "--trust-labels", "--corpus", str(corpus),
                               "--models", str(models), "--force"], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -277,3 +277,31 @@ def test_killed_training_leaves_corpus_and_model_as_they_were(runner, small_corp
         assert Registry(models).current() == current
         Registry(models).load()  # still loads and verifies
         assert not [f for f in tmp_path.iterdir() if f.name.startswith(".clues.csv")]
+
+
+def test_add_takes_only_rows_a_person_confirmed(runner, small_corpus, tmp_path, trained):
+    """A classify.py output (model labels) is refused as it is; with an 已核对 column only the
+    rows marked 是 join the corpus, with the reviewer kept."""
+    corpus = tmp_path / "clues.csv"
+    base = _copy_corpus(small_corpus, corpus)
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    texts = ["2025年4月，安平县住建局对青石镇柳河村危房改造补助申请拖了五个月不办，村民王建国跑了六趟。",
+             "城南派出所接到报警后两个小时才出警，嫌疑人早跑了。",
+             "镇农经站会计把村里的土地流转款压在账上一年多不发给农户。"]
+    pd.DataFrame({"text": texts}).to_csv(src, index=False)
+    assert run_classify(runner, src, "-o", out, "--models", trained).exit_code == 0
+    before = corpus.read_bytes()
+    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", tmp_path / "m")
+    assert r.exit_code != 0 and "已核对" in r.output and "--trust-labels" in r.output
+    assert corpus.read_bytes() == before
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    df["已核对"] = ["是", "", "否"]
+    df["核对人"] = ["李明", "", ""]
+    df.to_csv(out, index=False)
+    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", tmp_path / "m", "--force")
+    assert r.exit_code == 0, r.output
+    assert "2 行已填标签但未标为“已核对”" in r.output
+    merged = pd.read_csv(corpus, dtype=str, keep_default_na=False)
+    assert len(merged) == len(base) + 1
+    row = merged.iloc[-1]
+    assert row["text"] == texts[0] and row["reviewer"] == "李明" and row["added"]
