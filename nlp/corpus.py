@@ -74,7 +74,7 @@ def validate_rows(df: pd.DataFrame, taxonomy: Taxonomy, first_row: int = 1) -> l
             v = get(s.id)
             bad = s.invalid(v)
             if bad:
-                problems.append(Problem(n, s.id, f"未知代码“{'、'.join(bad)}”，可选：{'、'.join(s.code_list)}"))
+                problems.append(Problem(n, s.id, f"未知代码“{'、'.join(bad)}”；应填{s.accepted_form()}"))
             elif q == GOOD and s.applies_to == GOOD and not s.multi and not v and s.id in BASE_COLUMNS:
                 problems.append(Problem(n, s.id, "合格行必须填写"))
             if s.multi and len(s.parse(v)) != len(set(s.parse(v))):

@@ -7,7 +7,9 @@ live in ``nlp/data/taxonomy.toml``. Nothing else in the package hard-codes a cod
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,6 +21,7 @@ REASON = "低质原因"
 GOOD = "合格"
 LOW = "低质"
 MULTI_SEP = "|"
+_TYPED_SEP = re.compile(r"[|、,;/\\\s]+")  # after NFKC: ｜ -> |, ， -> ,, ； -> ;
 _APPLIES = {"all", GOOD, LOW}
 _KINDS = {"single", "multi"}
 
@@ -61,6 +64,31 @@ class Scheme:
         if self.multi:
             return [v.strip() for v in value.split(MULTI_SEP) if v.strip()]
         return [value]
+
+    def canonical(self, value: str) -> str:
+        """A cell as people type it, in the file format: codes in any case (``d12``), separated by
+        the usual marks (``懒、软``, ``散｜软``, ``懒,软``, ``懒 软``), or given by name (``机关纪律``
+        style names from the taxonomy data) -> ``懒|软``, ``D12``. Unknown parts are kept as they
+        are, so that validation names them."""
+        value = unicodedata.normalize("NFKC", value or "").strip()
+        if not value:
+            return ""
+        by_key = {}
+        for c in self.codes:
+            by_key[c.code.upper()] = c.code
+            by_key.setdefault(c.name.upper(), c.code)
+        parts = [p for p in _TYPED_SEP.split(value) if p] if self.multi else [value]
+        codes = [by_key.get(p.upper(), p) for p in parts]
+        if self.multi:
+            codes = sorted(dict.fromkeys(codes), key=lambda c: self.code_list.index(c) if c in self.code_list else 99)
+        return MULTI_SEP.join(codes)
+
+    def accepted_form(self) -> str:
+        """How a cell of this scheme is written, for messages."""
+        codes = "、".join(self.code_list)
+        if self.multi:
+            return f"代码 {codes}，多个用“|”或“、”分隔，如“{'|'.join(self.code_list[:2])}”，也可写中文名称"
+        return f"代码 {codes} 之一（大小写均可），也可写中文名称"
 
     def invalid(self, value: str) -> list[str]:
         """Codes in the cell that this scheme does not know."""

@@ -169,6 +169,8 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         raise UserError(f"{path} 中有 {unreviewed} 行已填标签但未标为“{REVIEWED}”，没有可加入语料的人工确认行。")
     if new.empty:
         raise UserError(f"{path} 没有已标注的行（质量等标签列都为空）。")
+    for c in present:  # labels as people type them: 懒、软 / 散｜软 / d12 / names -> codes
+        new[c] = new[c].fillna("").astype(str).map(taxonomy[c].canonical)
     problems = corpus_mod.validate_rows(new, taxonomy, first_row=2)
     for p in problems:
         if p.row is not None:

@@ -305,3 +305,25 @@ def test_add_takes_only_rows_a_person_confirmed(runner, small_corpus, tmp_path, 
     assert len(merged) == len(base) + 1
     row = merged.iloc[-1]
     assert row["text"] == texts[0] and row["reviewer"] == "李明" and row["added"]
+
+
+def test_add_accepts_labels_as_people_type_them(runner, small_corpus, tmp_path):
+    corpus = tmp_path / "clues.csv"
+    base = _copy_corpus(small_corpus, corpus)
+    add = tmp_path / "typed.csv"
+    pd.DataFrame({"text": ["2025年6月，安平县医保局窗口对王建国的异地报销申请推了三次，每次要的材料都不一样。",
+                           "青石镇社区主任把慰问困难户的米面油分给了自家亲戚。"],
+                  "质量": ["合格", "合格"], "低质原因": ["", ""], "维度": ["懒、庸", "散｜软"],
+                  "作为类型": ["不作为", "乱作为"], "东丽类别": ["d06", "基层"], "盐山类别": ["y5", "Y0"],
+                  "已核对": ["是", "√"]}).to_csv(add, index=False)
+    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", tmp_path / "m")
+    # "基层" is not a code nor a name: refused with the accepted form, nothing merged
+    assert r.exit_code != 0 and "第 3 行“东丽类别”列" in r.output and "大小写均可" in r.output
+    df = pd.read_csv(add, dtype=str, keep_default_na=False)
+    df.loc[1, "东丽类别"] = "D07"
+    df.to_csv(add, index=False)
+    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", tmp_path / "m", "--force")
+    assert r.exit_code == 0, r.output
+    merged = pd.read_csv(corpus, dtype=str, keep_default_na=False).iloc[len(base):]
+    assert merged["维度"].tolist() == ["庸|懒", "散|软"]
+    assert merged["东丽类别"].tolist() == ["D06", "D07"] and merged["盐山类别"].tolist() == ["Y5", "Y0"]
