@@ -94,6 +94,8 @@ def main() -> None:
         print(f"| {name} | 跨写作者 | " + " | ".join(f"{cw[h]['macro_f1']:.3f}" for h in heads if h in cw)
               + f" | {r['fragments_refused']:.0%} |")
         lv = r["leave_voice_out"]
+        if not lv:
+            continue
         avg = {h: sum(v[h]["macro_f1"] for v in lv.values() if h in v) / max(1, len(lv)) for h in heads}
         print(f"| {name} | 口吻留一（平均） | " + " | ".join(f"{avg[h]:.3f}" for h in heads) + " | |")
 
