@@ -140,7 +140,7 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questio
         v = row.get(sid, "")
         if v == "" or v is None:
             continue
-        names = "、".join(f"{c} {taxonomy[sid].name_of(c)}" for c in taxonomy[sid].parse(v))
+        names = "、".join(_code_with_name(c, taxonomy[sid].name_of(c)) for c in taxonomy[sid].parse(v))
         lines.append(f"{sid}：{names}（置信度 {_pct(row.get(f'{sid}置信度'))}）")
     if elements is not None:
         have = "、".join(f"{k}“{v}”" for k, v in elements.items() if v) or "无"
@@ -152,6 +152,14 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questio
     if row.get("依据"):
         lines.append(f"依据：{row['依据']}")
     return "\n".join(lines)
+
+
+def _code_with_name(code: str, name: str) -> str:
+    """Each label once: "D06 群众意识淡漠……", but "不作为" (name = code) and "懒：工作效率" (name
+    starts with the code) as they are."""
+    if name.startswith(code + "："):
+        return f"{code} {name[len(code) + 1:]}"
+    return name if name.startswith(code) else f"{code} {name}"
 
 
 def _pct(v) -> str:
@@ -203,7 +211,7 @@ class Tally:
         return out
 
     def render(self) -> str:
-        lines = [f"共输出 {self.rows} 行（其中空白文本 {self.empty} 行，按低质/空泛计）"]
+        lines = [f"共输出 {self.rows} 行" + (f"（其中空白文本 {self.empty} 行，按低质/空泛计）" if self.empty else "")]
         for s in self.schemes:
             if self.counts[s]:
                 lines.append(f"  {s}：" + "，".join(f"{c} {n}" for c, n in
