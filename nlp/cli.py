@@ -276,7 +276,7 @@ def classify(
 
 def _intake(annotator, text: str) -> str:
     from nlp.normalize import normalize
-    from nlp.quality import assess, questions
+    from nlp.quality import assess, is_bulletin, questions
     from nlp.report import intake_summary
     import pandas as pd
 
@@ -296,6 +296,8 @@ def _intake(annotator, text: str) -> str:
         elements = None if row.get("案例序号") else assess(normalize(text), annotator.extractor)["要素"]
         missing = row.get("缺失要素", "")
         q = questions([m for m in str(missing).split("、") if m])
+        if row.get("文本类型", "线索") != "线索" or is_bulletin(normalize(text)):
+            q = []  # a bulletin or a document has no reporter to ask; 缺失要素 stays as information
         title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""
         blocks.append(title + intake_summary(row, tax, elements, q))
     return "\n\n".join(blocks)

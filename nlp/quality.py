@@ -63,3 +63,9 @@ def gate(text: str, found: dict[str, str], settings: dict | None = None) -> str:
     if short and not found.get("对象") and len(act) < s["min_act_chars"]:
         return "未写明对象，也没有具体行为"
     return ""
+
+
+def is_bulletin(text: str, settings: dict | None = None) -> bool:
+    """A 通报 text (a handled case reported by an office): there is no reporter to ask."""
+    s = settings or gate_settings()
+    return any(cue in text for cue in s.get("bulletin_cues", ()))

@@ -145,6 +145,8 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questio
     if elements is not None:
         have = "、".join(f"{k}“{v}”" for k, v in elements.items() if v) or "无"
         lines.append(f"已具备要素：{have}")
+    if row.get("缺失要素") and not questions:
+        lines.append("缺失要素（仅供参考，通报和文件没有反映人可补问）：" + row.get("缺失要素", ""))
     if questions:
         lines.append("缺失要素：" + row.get("缺失要素", ""))
         lines.append("建议向反映人补问：")

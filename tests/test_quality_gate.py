@@ -35,3 +35,12 @@ def test_gate_leaves_checkable_clues_alone():
     # a long colloquial complaint is the model's call, not the gate's
     long_text = "我家房子拆迁已经五年了，还迁房到现在都没有分到，去问了好几次都说再等等"
     assert gate(long_text, {"对象": "", "具体行为": ""}) == ""
+
+
+def test_bulletin_gets_no_questions_but_a_clue_does(runner, trained):
+    r = run_classify(runner, "--text", "经查，安平县民政局低保股股长张某对群众的低保申请拖了半年不审核，给予政务警告处分。",
+                     "--models", trained)
+    assert r.exit_code == 0, r.output
+    assert "建议向反映人补问" not in r.output
+    r = run_classify(runner, "--text", "安平县民政局对我的低保申请拖了半年不审核", "--models", trained)
+    assert r.exit_code == 0 and "建议向反映人补问" in r.output
