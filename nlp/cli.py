@@ -309,7 +309,9 @@ def _check_chunk(chunk, column: str, source: Path) -> None:
     if column not in chunk.frame.columns:
         cols = "、".join(str(c) for c in chunk.frame.columns)
         raise UserError(f"输入文件 {source} 没有“{column}”列。现有列：{cols}。请用 --column 指定文本所在的列。")
-    bad = [n for n, v in zip(chunk.rows, chunk.frame[column]) if isinstance(v, NonText)]
+    # Rows as Excel and WPS number them (the header is row 1); JSONL keeps its line numbers.
+    first = 0 if str(source).lower().endswith((".jsonl", ".ndjson")) else 1
+    bad = [n + first for n, v in zip(chunk.rows, chunk.frame[column]) if isinstance(v, NonText)]
     if bad:
         shown = "、".join(str(n) for n in bad[:10])
         raise UserError(f"“{column}”列第 {shown} 行{'等' if len(bad) > 10 else ''}不是文本（数字、日期或对象），"

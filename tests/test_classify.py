@@ -116,7 +116,7 @@ def test_non_text_cell_names_row_and_no_partial_output(runner, trained, tmp_path
         ws.append([i, "某县民政局对低保申请长期不予答复。" if i != 2500 else 12345])
     wb.save(src)
     r = run_classify(runner, src, "-o", out, "--models", trained, "--chunk-size", "1000", "--workers", "1")
-    assert r.exit_code != 0 and "第 2501 行" in r.output and "不是文本" in r.output
+    assert r.exit_code != 0 and "第 2502 行" in r.output and "不是文本" in r.output  # Excel row (header = 1)
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
 
