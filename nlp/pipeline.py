@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nlp.documents import KIND_CLUE, KIND_PARAGRAPH, split_document
+from nlp.documents import KIND_CASE, KIND_CLUE, KIND_PARAGRAPH, original_case_texts, split_document
 from nlp.elements import ElementExtractor
 from nlp.model import ClueClassifier
 from nlp.normalize import normalize
@@ -64,6 +64,7 @@ class Annotator:
         kinds: list[str] = []
         owner: list[int] = []
         numbers: list[str] = []
+        shown: list[str] = []  # the text shown for a part: original characters where possible
         for i, raw in enumerate(frame[text_column].tolist()):
             text = normalize(raw if isinstance(raw, str) else str(raw))
             segments = split_document(text, self.min_split_length) if self.split_cases else None
@@ -72,7 +73,13 @@ class Annotator:
                 kinds.append(KIND_CLUE)
                 owner.append(i)
                 numbers.append("")
+                shown.append(text)
                 continue
+            cases = [s.text for s in segments if s.kind == KIND_CASE]
+            original = None
+            if cases and len(cases) == len(segments) and isinstance(raw, str):
+                original = original_case_texts(raw, cases, normalize)
+            shown.extend(original if original is not None else [s.text for s in segments])
             for seg in segments:
                 norm_parts.append(seg.text)
                 kinds.append(seg.kind)
@@ -81,7 +88,7 @@ class Annotator:
         labels = self._label(norm_parts, kinds)
         labels.insert(0, KIND, kinds)
         labels.insert(0, CASE_NO, numbers)
-        labels["_part"] = norm_parts
+        labels["_part"] = shown
         labels = self._add_document_summaries(labels, owner)
         base = frame.iloc[labels.pop("_owner").to_numpy()].reset_index(drop=True)
         for c in base.columns:
