@@ -70,6 +70,7 @@ def train(
     force: bool = typer.Option(False, "--force", help="即使某个头部指标下降超过容差，也启用新模型"),
     tolerance: float = typer.Option(0.02, "--tolerance", help="晋升门槛：任一头部 macro-F1 下降不得超过此值"),
     rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本"),
+    use: Optional[str] = typer.Option(None, "--use", help="启用指定的模型版本（版本名见 --list）"),
     list_: bool = typer.Option(False, "--list", help="列出所有模型版本及其主要指标"),
     audit: bool = typer.Option(False, "--audit", help="交叉验证找出可能标错的语料行，供人工复核"),
     audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="审查结果另存为文件（CSV/XLSX/JSONL）"),
@@ -84,7 +85,10 @@ def train(
 
     if prefer not in (None, "new", "old"):
         _fail("--prefer 只能是 new 或 old")
-    registry = Registry(models)
+    try:
+        registry = Registry(models)
+    except UserError as e:
+        _fail(str(e))
     corpus_path = corpus or corpus_mod.default_corpus()
     try:
         if list_:
@@ -92,6 +96,10 @@ def train(
         if rollback:
             old, new = registry.rollback()
             typer.echo(f"已回退：当前模型由 {old or '（无）'} 改为 {new}。")
+            return
+        if use:
+            old, new = registry.use(use)
+            typer.echo(f"已启用：当前模型由 {old or '（无）'} 改为 {new}。")
             return
         taxonomy = load_taxonomy()
         if audit:
