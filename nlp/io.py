@@ -274,8 +274,9 @@ class TableWriter:
             return
         self.columns = columns
         if self.fmt in ("csv", "tsv"):
-            pd.DataFrame(columns=self.columns).to_csv(self._fh, index=False, lineterminator="\r\n",
-                                                      sep="\t" if self.fmt == "tsv" else ",")
+            header = ["'" + c if formula_risk(c) else c for c in self.columns]
+            pd.DataFrame(columns=header).to_csv(self._fh, index=False, lineterminator="\r\n",
+                                                sep="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "xlsx":
             self._ws.append(self._styled(self.columns, bold=True))
 
@@ -289,7 +290,8 @@ class TableWriter:
         for r in frame.to_dict("records"):
             values = [_xlsx_value(r[c]) for c in self.columns]
             mark = hcol is not None and r.get(hcol) == hval
-            self._ws.append(self._styled(values, fill=mark) if mark else values)
+            risky = any(map(formula_risk, values))
+            self._ws.append(self._styled(values, fill=mark) if mark or risky else values)
 
     def write_rendered(self, columns: list[str], text: str) -> None:
         """Append rows made by ``render_rows`` for a frame with these columns."""
@@ -305,6 +307,8 @@ class TableWriter:
         cells = []
         for v in values:
             c = WriteOnlyCell(self._ws, value=v)
+            if formula_risk(v):
+                c.data_type = "s"  # text, never a live formula
             if bold:
                 c.font = Font(bold=True)
             if fill:
@@ -324,9 +328,9 @@ class TableWriter:
                     if self.columns is None:
                         self._ws.append(["(无数据)"])
                     if self.summary:
-                        ws = self._wb.create_sheet("汇总")
+                        ws = self._ws = self._wb.create_sheet("汇总")
                         for row in self.summary:
-                            ws.append(row)
+                            ws.append(self._styled(row))
                     self._wb.save(self.tmp)
             else:
                 self._fh.close()
@@ -336,9 +340,32 @@ class TableWriter:
         return self._ctx.__exit__(exc_type, exc, tb)
 
 
+FORMULA_START = ("=", "+", "-", "@")  # what Excel/WPS read as the start of a formula
+
+
+def formula_risk(value) -> bool:
+    """A string a spreadsheet would run as a formula (also after leading blanks, tab or CR)."""
+    return isinstance(value, str) and value.lstrip(" \t\r\n").startswith(FORMULA_START)
+
+
+def defuse_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """OWASP's advice for CSV: a leading ' before any cell that would start a formula."""
+    out = None
+    for c in frame.columns:
+        col = frame[c]
+        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
+            continue
+        risky = col.map(formula_risk).astype(bool)
+        if risky.any():
+            out = frame.copy() if out is None else out
+            out[c] = col.where(~risky, "'" + col.astype(str))
+    return frame if out is None else out
+
+
 def render_rows(frame: pd.DataFrame, fmt: str) -> str:
     """The text of ``frame``'s rows (no header) in a text format: csv, tsv or jsonl."""
     if fmt in ("csv", "tsv"):
+        frame = defuse_csv(frame)
         return frame.to_csv(None, header=False, index=False, sep="\t" if fmt == "tsv" else ",",
                             lineterminator="\r\n", na_rep="")
     columns = [str(c) for c in frame.columns]

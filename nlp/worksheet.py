@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nlp.io import atomic_path
+from nlp.io import atomic_path, formula_risk
 from nlp.taxonomy import Taxonomy
 
 
@@ -49,6 +49,10 @@ def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy,
             h = hints.iloc[i]
             suggestion = "；".join(f"{s}={h[s]}" for s in label_cols if s in hints.columns and h[s])
         ws.append([r["id"], r["text"]] + [""] * len(label_cols) + [r.get("模型把握度", ""), suggestion])
+    for row in ws.iter_rows():  # a clue's text never becomes a live formula
+        for c in row:
+            if formula_risk(c.value):
+                c.data_type = "s"
     n = max(len(frame), 1) + 1
     for j, sid in enumerate(label_cols):
         choices = _choices(taxonomy[sid])
