@@ -39,6 +39,9 @@ _HSPACE = re.compile(r"[^\S\n]+")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f"
 _CJK_SPACE = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
 _NEWLINES = re.compile(r"\s*\n\s*")
+# Code points UTF-8 cannot encode (lone surrogates, e.g. from surrogateescape'd argv or a
+# JSON "\udc80"): OpenCC and the tokenizers would raise on them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +78,7 @@ def normalize(text: str) -> str:
     """Normalise one text; see the module docstring. Total and idempotent on ``str``."""
     if not text:
         return ""
+    text = _SURROGATE.sub("\ufffd", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Unescape twice at most: "&amp;lt;" style double escaping is common in exported web forms.
     text = strip_html(strip_html(text))
