@@ -210,8 +210,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ writers
 @contextmanager
-def atomic_path(target: str | Path):
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success."""
+def atomic_path(target: str | Path, private: bool = False):
+    """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
+
+    The temporary file is 0600 while it is written (it holds clue text); the finished file gets
+    the mode the user's umask gives a new file (colleagues on a shared drive can open it), or
+    stays 0600 when ``private`` (signing keys, review databases)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -220,6 +224,7 @@ def atomic_path(target: str | Path):
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -229,8 +234,14 @@ def atomic_path(target: str | Path):
         raise
 
 
-def write_text_atomic(target: str | Path, text: str) -> None:
-    with atomic_path(target) as tmp:
+def _umask() -> int:
+    mask = os.umask(0o077)  # reading the umask means setting it; put it back at once
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(target: str | Path, text: str, private: bool = False) -> None:
+    with atomic_path(target, private=private) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
 
 

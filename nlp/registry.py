@@ -107,7 +107,7 @@ def _key(create: bool) -> bytes | None:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
-    write_text_atomic(path, key.decode())
+    write_text_atomic(path, key.decode(), private=True)
     os.chmod(path, 0o600)
     return key
 
