@@ -61,7 +61,9 @@ def read_staged(paths: list[str]) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), problems
 
 
-def merge(paths: list[str], corpus_path: Path | None = None, sources: Path | None = None) -> int:
+def merge(paths: list[str], corpus_path: Path | None = None, sources: Path | None = None,
+          dry_run: bool = False) -> int:
+    """Merge staged rows; with ``dry_run`` only report what would be merged and what is refused."""
     taxonomy = load_taxonomy()
     corpus_path = corpus_path or corpus_mod.default_corpus()
     base = corpus_mod.read_corpus(corpus_path)
@@ -93,7 +95,17 @@ def merge(paths: list[str], corpus_path: Path | None = None, sources: Path | Non
         for k, run in corpus_mod.verbatim_runs(new["text"].tolist(), corpus_mod.source_texts(folder), n):
             keep.iloc[k] = False
             problems.append(f"{new.iloc[k]['_file']}：与来源原文连续 {n} 字相同（{run}）")
+    for k, r in enumerate(new.to_dict("records")):
+        for name, pieces in (r.get("elements") or {}).items() if isinstance(r.get("elements"), dict) else ():
+            for piece in pieces or []:
+                if str(piece) not in str(r["text"]):
+                    problems.append(f"{r['_file']}：要素 {name}“{piece}”不在文本中")
     new = new[keep].reset_index(drop=True)
+    if dry_run:
+        for p in problems:
+            print(p)
+        print(f"检查完毕：可合并 {len(new)} 行，问题 {len(problems)} 处（未写入任何文件）。")
+        return 0 if not problems else 1
     start = int(base["id"].str[1:].astype(int).max()) + 1
     new["id"] = [f"C{start + k:05d}" for k in range(len(new))]
     note_split = dict(zip(base["case"], base["split"]))
@@ -119,10 +131,12 @@ def merge(paths: list[str], corpus_path: Path | None = None, sources: Path | Non
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    dry_run = "--check" in argv
+    argv = [a for a in argv if a != "--check"]
     if not argv:
-        print("用法：python -m nlp.staging 暂存文件.jsonl [...]", file=sys.stderr)
+        print("用法：python -m nlp.staging [--check] 暂存文件.jsonl [...]", file=sys.stderr)
         return 2
-    return merge(argv)
+    return merge(argv, dry_run=dry_run)
 
 
 if __name__ == "__main__":
