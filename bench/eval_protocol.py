@@ -4,8 +4,8 @@
     python bench/eval_protocol.py --settings svm,lr10   # some settings
     python bench/eval_protocol.py --parts cross_writer,names,fragments
 
-Cross-writer: the rows of the latest writing round (v3: ids after C04280, when there are at least
-500 of them; otherwise v2: ids after C03423) are predicted by a model trained on the earlier rounds.
+Cross-writer: the rows of the latest writing round (the corpus ``round`` column, v3 once it has at
+least 500 rows) are predicted by a model trained on the earlier rounds.
 Output: bench/out/protocol.json (all figures) and a Markdown table of macro-F1 on stdout.
 """
 
@@ -25,6 +25,16 @@ from nlp.taxonomy import load_taxonomy  # noqa: E402
 from nlp.training import label_columns  # noqa: E402
 
 SETTINGS = {
+    "svm-raw-nocue-C0.3": dict(learner="svm", C=0.3, max_char_features=None, placeholders="drop",
+                               decision="raw", cues=False),
+    "svm-raw-nocue-C1": dict(learner="svm", C=1.0, max_char_features=None, placeholders="drop",
+                             decision="raw", cues=False),
+    "svm-raw-nocue-keep": dict(learner="svm", C=0.5, max_char_features=None, decision="raw", cues=False),
+    "svm-raw": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw"),
+    "svm-raw-nocue": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
+                          cues=False),
+    "svm-raw-off": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
+                        tune_offsets=True),
     "svm": dict(learner="svm", C=0.5, max_char_features=120_000),
     "svm-drop": dict(learner="svm", C=0.5, max_char_features=120_000, placeholders="drop"),
     "lr10": dict(learner="logreg", C=10.0, max_char_features=None),
@@ -39,8 +49,10 @@ HEADS = ["质量", "低质原因", "维度", "作为类型", "东丽类别", "�
 
 
 def later_round(df):
-    num = df["id"].str[1:].astype(int)
-    return num > (4280 if (num > 4350).sum() >= 500 else 3423)
+    """The latest writing round with at least 500 rows (the ``round`` column: v1, v2, v3 …)."""
+    rounds = df["round"].value_counts()
+    later = sorted(r for r in rounds.index if r and rounds[r] >= 500)
+    return df["round"] == later[-1]
 
 
 def table(results: dict) -> str:

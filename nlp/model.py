@@ -60,6 +60,16 @@ class Head:
             return est.calibrated_classifiers_[0].estimator.coef_
         return est.coef_
 
+    def scores(self, X) -> np.ndarray | None:
+        """Raw margins of the linear model, one column per class (None for a constant head)."""
+        est = self.estimator
+        if est is None:
+            return None
+        if isinstance(est, CalibratedClassifierCV):
+            est = est.calibrated_classifiers_[0].estimator
+        d = est.decision_function(X)
+        return np.column_stack([-d, d]) if d.ndim == 1 else d
+
     def weights(self, k: int) -> np.ndarray | None:
         """Weight vector that pushes towards class index k."""
         coef = self.coef
@@ -87,7 +97,7 @@ class ClueClassifier(BaseEstimator):
     def __init__(self, taxonomy_path: str | None = None, backend: str = "auto", learner: str = "svm",
                  C: float = 0.5, calibration_folds: int = 3, max_char_features: int | None = 120_000,
                  tune_offsets: bool = False, cues: bool = True, placeholders: str = "keep",
-                 random_state: int = 0):
+                 decision: str = "calibrated", random_state: int = 0):
         self.taxonomy_path = taxonomy_path
         self.backend = backend
         self.learner = learner
@@ -97,6 +107,7 @@ class ClueClassifier(BaseEstimator):
         self.tune_offsets = tune_offsets
         self.cues = cues
         self.placeholders = placeholders
+        self.decision = decision
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -237,32 +248,35 @@ class ClueClassifier(BaseEstimator):
             self.at_least_one_[sid] = bool(f_forced > f_plain)
         if self.tune_offsets:
             self.offsets_ = {}
+            margins = self.margins(self.transform(dev_texts))
             for sid in self.schemes_:
                 scheme = self.taxonomy_[sid]
                 if scheme.multi or sid == QUALITY or sid not in dev_labels.columns:
                     continue
                 rows = self._rows_for(scheme, dev_labels).to_numpy()
                 if rows.sum() >= 30:
-                    self.offsets_[sid] = self._tune_offset(scheme.code_list, probs[sid][rows],
-                                                           dev_labels.loc[rows, sid].to_numpy())
+                    S = margins[sid][rows] if sid in margins else np.log(np.clip(probs[sid][rows], 1e-9, 1))
+                    self.offsets_[sid] = self._tune_offset(scheme.code_list, S, dev_labels.loc[rows, sid].to_numpy())
 
     @staticmethod
-    def _tune_offset(codes: list[str], P: np.ndarray, gold: np.ndarray) -> np.ndarray:
-        """Per-code log-offsets raising dev macro-F1 (coordinate ascent on a small grid; a change
-        must gain at least half a point, so noise on a few dev rows does not move a code)."""
+    def _tune_offset(codes: list[str], S: np.ndarray, gold: np.ndarray) -> np.ndarray:
+        """Per-code offsets to the decision scores ``S`` (log-probabilities or margins) raising dev
+        macro-F1: coordinate ascent on a grid scaled to the scores; a change must gain at least
+        half a point, so noise on a few dev rows does not move a code."""
         codes_arr = np.array(codes)
         present = [c for c in codes if c in set(gold)]
-        logP = np.log(np.clip(P, 1e-9, 1.0))
+        finite = S[np.isfinite(S)]
+        unit = float(finite.std()) if finite.size else 1.0
 
         def score(o: np.ndarray) -> float:
-            return f1_score(gold, codes_arr[(logP + o).argmax(axis=1)], labels=present, average="macro",
+            return f1_score(gold, codes_arr[(S + o).argmax(axis=1)], labels=present, average="macro",
                             zero_division=0)
 
         off = np.zeros(len(codes))
         best = score(off)
         for _ in range(2):
             for j in range(len(codes)):
-                for value in (-1.0, -0.5, 0.5, 1.0):
+                for value in (-0.5 * unit, -0.25 * unit, 0.25 * unit, 0.5 * unit):
                     trial = off.copy()
                     trial[j] = value
                     s = score(trial)
@@ -323,13 +337,34 @@ class ClueClassifier(BaseEstimator):
             chosen[none, P[none].argmax(axis=1)] = True
         return chosen
 
-    def _decide_single(self, sid: str, P: np.ndarray) -> np.ndarray:
-        """Index of the chosen code: the most probable after the per-code log-offsets tuned on dev
-        (``offsets_``), which keep a frequent code (Y0, 不作为) from absorbing the rare ones."""
+    def _decide_single(self, sid: str, P: np.ndarray, M: np.ndarray | None = None) -> np.ndarray:
+        """Index of the chosen code. ``decision="raw"``: the largest margin of the class-balanced
+        linear model (``M``), so a frequent code (Y0, 不作为) does not absorb rare ones through
+        calibration; otherwise the most probable code. Per-code offsets tuned on dev
+        (``offsets_``) are added to either."""
         off = getattr(self, "offsets_", {}).get(sid)
-        if off is None:
-            return P.argmax(axis=1)
-        return (np.log(np.clip(P, 1e-9, 1.0)) + off).argmax(axis=1)
+        S = M if M is not None else np.log(np.clip(P, 1e-9, 1.0))
+        return (S + off).argmax(axis=1) if off is not None else S.argmax(axis=1)
+
+    def margins(self, X) -> dict[str, np.ndarray]:
+        """Raw margins of the single-label heads other than 质量, in code_list order (decision="raw")."""
+        out = {}
+        if getattr(self, "decision", "calibrated") != "raw":
+            return out
+        for sid in self.schemes_:
+            head = self.heads_[sid]
+            if isinstance(head, dict) or sid == QUALITY:
+                continue
+            d = head.scores(X)
+            if d is None:
+                continue
+            codes = self.taxonomy_[sid].code_list
+            M = np.full((X.shape[0], len(codes)), -np.inf)
+            for k, c in enumerate(head.classes):
+                if c in codes:
+                    M[:, codes.index(c)] = d[:, k]
+            out[sid] = M
+        return out
 
     def predict(self, texts, normalized: bool = False, X=None, probs=None, ungated=None,
                 gate: bool = True) -> pd.DataFrame:
@@ -339,8 +374,11 @@ class ClueClassifier(BaseEstimator):
         policy document, which are not clues but still address dimensions and categories).
         ``gate=False``: every head's decision on every row (for evaluating heads one by one).
         """
+        if getattr(self, "decision", "calibrated") == "raw" and X is None:
+            X = self.transform(texts, normalized)
         if probs is None:
             probs = self.predict_proba(texts, normalized, X)
+        margins = self.margins(X) if X is not None else {}
         n = len(next(iter(probs.values()))) if probs else 0
         out = {}
         quality = None
@@ -354,7 +392,7 @@ class ClueClassifier(BaseEstimator):
                 values = ["|".join(c for c, on in zip(scheme.code_list, row) if on) for row in chosen]
                 conf = np.where(chosen.any(axis=1), np.where(chosen, P, 1.0).min(axis=1), 1 - P.max(axis=1))
             else:
-                idx = self._decide_single(sid, P)
+                idx = self._decide_single(sid, P, margins.get(sid))
                 values = list(np.array(scheme.code_list)[idx])
                 conf = P[np.arange(n), idx]
             if gate and quality is not None and scheme.applies_to in (GOOD, LOW):
