@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import random
 import re
+import tomllib
+from pathlib import Path
 
 _PLACE_SUFFIX = "省市县区镇乡村"
 _UNIT_SUFFIX = "局委办所站院校厂队"
-_STEMS = ["安平", "青石", "柳河", "东湖", "白水", "红旗", "长宁", "丰乐", "松林", "石桥", "永兴", "双河",
-          "新丰", "临江", "桃源", "金沙", "平川", "龙泉", "清溪", "三合"]
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-_GIVEN = ["建国", "秀英", "志强", "桂兰", "德顺", "海燕", "红梅", "卫东", "国庆", "丽华", "永刚", "春生"]
+_POOLS = tomllib.loads((Path(__file__).parent / "data" / "names.toml").read_text(encoding="utf-8"))
+_SURNAMES = _POOLS["surnames"]
+_GIVEN = _POOLS["given"]
+_TITLES = {"主任", "常任", "兼任", "主管"}
 _PLACEHOLDER = re.compile(rf"某+(?=街道|社区|[{_PLACE_SUFFIX}{_UNIT_SUFFIX}])|([{_SURNAMES}])某+|某某")
 
 
@@ -27,14 +29,24 @@ def drop_placeholders(text: str) -> str:
 
 
 def to_concrete(text: str, rng: random.Random) -> str:
-    """Placeholders replaced by concrete fictional names: 某县 -> 安平县, 张某 -> 张建国, 某某 -> 刘德顺."""
+    """Placeholders replaced by concrete fictional names: 某县 -> 青河县, 张某 -> 张建国, 某某 -> 刘德顺.
+    The same placeholder followed by the same word gets the same name throughout one text."""
+    chosen: dict[str, str] = {}
+
     def sub(m: re.Match) -> str:
-        if m.group(1):
-            return m.group(1) + rng.choice(_GIVEN)
-        if m.group(0).startswith("某某") and not re.match(rf"某+(街道|社区|[{_PLACE_SUFFIX}{_UNIT_SUFFIX}])",
-                                                         text[m.start():]):
-            return rng.choice(_SURNAMES) + rng.choice(_GIVEN)
-        return rng.choice(_STEMS)
+        after = text[m.end():m.end() + 2]
+        key = m.group(0) + "|" + after[:1]
+        if key not in chosen:
+            if m.group(1) and text[max(0, m.start() - 1):m.start() + 1] in _TITLES:  # 主任某某: not 任
+                chosen[key] = m.group(1) + rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+            elif m.group(1):
+                chosen[key] = m.group(1) + rng.choice(_GIVEN)
+            elif m.group(0).startswith("某某") and not re.match(
+                    rf"(街道|社区|[{_PLACE_SUFFIX}{_UNIT_SUFFIX}])", after):
+                chosen[key] = rng.choice(_SURNAMES) + rng.choice(_GIVEN)
+            else:
+                chosen[key] = rng.choice(_POOLS["place_first"]) + rng.choice(_POOLS["place_second"])
+        return chosen[key]
     return _PLACEHOLDER.sub(sub, text)
 
 
