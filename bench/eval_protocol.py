@@ -25,6 +25,7 @@ from nlp.taxonomy import load_taxonomy  # noqa: E402
 from nlp.training import label_columns  # noqa: E402
 
 SETTINGS = {
+    "default": dict(),  # ClueClassifier's defaults: svm, raw margins, no cue counts, placeholders dropped
     "svm-raw-nocue-C0.3": dict(learner="svm", C=0.3, max_char_features=None, placeholders="drop",
                                decision="raw", cues=False),
     "svm-raw-nocue-C1": dict(learner="svm", C=1.0, max_char_features=None, placeholders="drop",
