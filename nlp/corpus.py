@@ -221,6 +221,12 @@ def coverage_failures(df: pd.DataFrame, taxonomy: Taxonomy, mins: dict) -> list[
     if over:
         fails.append(f"{len(over)} 条案例笔记超过 {mins['max_rows_per_case']} 行：{'、'.join(over[:5])}")
     fails += naming_failures(df, mins)
+    pairs = df.loc[df["pair"].str.strip() != "", "pair"].nunique()
+    if pairs < mins.get("min_pairs", 0):
+        fails.append(f"最小对照对 {pairs} 对，少于 {mins['min_pairs']}")
+    short_low = ((df[QUALITY] == LOW) & (df["text"].str.len() <= 12)).sum()
+    if short_low < mins.get("min_short_low", 0):
+        fails.append(f"12 字以内的低质行 {short_low} 行，少于 {mins['min_short_low']}")
     tshare = df["source"].str.startswith("template").mean() if len(df) else 0
     if tshare > mins["max_template_share"]:
         fails.append(f"模板生成行占 {tshare:.1%}，超过 {mins['max_template_share']:.0%}")
