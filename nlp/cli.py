@@ -18,11 +18,12 @@ from typing import Optional
 
 import typer
 
+from nlp.cli_zh import ZhCommand, command
 from nlp.errors import UserError
 
 # Both cores by default; overridable for benchmarks and small machines.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
-CONTEXT = {"help_option_names": ["-h", "--help"]}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str, code: int = 1):
@@ -60,9 +61,9 @@ def ensure_model(registry, version: str | None = None, backend: str = "auto"):
 train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_markup_mode=None)
 
 
-@train_app.command(help="用语料训练模型（默认读取 corpora/clues.csv），或追加新标注、回退、列出版本、审查标注。")
+@train_app.command(cls=ZhCommand, help="用语料训练模型（默认读取 corpora/clues.csv），或追加新标注、回退、列出版本、审查标注。")
 def train(
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件（默认 corpora/clues.csv）"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件", show_default="corpora/clues.csv"),
     add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
     prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
     trust_labels: bool = typer.Option(False, "--trust-labels",
@@ -76,7 +77,7 @@ def train(
     audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="审查结果另存为文件（CSV/XLSX/JSONL）"),
     seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
-    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),
 ):
     from nlp import corpus as corpus_mod
     from nlp import training
@@ -131,7 +132,7 @@ def _list_versions(registry) -> None:
     current = registry.current()
     rows = registry.versions()
     if not rows:
-        typer.echo("还没有任何模型版本。运行 python train.py 训练。")
+        typer.echo(f"还没有任何模型版本。运行 {command('train.py')} 训练。")
         return
     for m in rows:
         mark = "*" if m["version"] == current else " "
@@ -206,10 +207,10 @@ def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed
         typer.echo(f"新模型 {result.version} 未启用，当前模型保持 {registry.current()}：")
         for d in drops:
             typer.echo(f"  {d}（容差 {tolerance}）")
-        typer.echo("如确认要启用，可加 --force 重新运行，或用 python train.py --list 查看各版本。")
+        typer.echo(f"如确认要启用，可加 --force 重新运行，或用 {command('train.py')} --list 查看各版本。")
         raise typer.Exit(3)
     registry.promote(result.version)
-    typer.echo(f"新模型 {result.version} 已启用{'（--force）' if drops else ''}。可用 python train.py --rollback 回退。")
+    typer.echo(f"新模型 {result.version} 已启用{'（--force）' if drops else ''}。可用 {command('train.py')} --rollback 回退。")
 
 
 def train_main() -> None:
@@ -233,23 +234,24 @@ def _work(frame, column, fmt=None, tally=None):
     return [str(c) for c in out.columns], render_rows(out, fmt), tally.count(out)
 
 
-@classify_app.command(help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
+@classify_app.command(cls=ZhCommand, help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
 def classify(
-    input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
+    input: Optional[Path] = typer.Argument(None, metavar="输入文件", help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
     column: str = typer.Option("text", "--column", help="文本所在的列名"),
     codes_only: bool = typer.Option(False, "--codes-only", help="只输出代码，不在代码旁附加中文名称"),
     names: bool = typer.Option(False, "--names", hidden=True, help="（旧选项，现已默认附加名称）"),
-    by: list[str] = typer.Option([], "--by", help="在 XLSX 中按此列（如 来源）做各标签的交叉统计表；可重复给出"),
+    by: list[str] = typer.Option([], "--by", metavar="列名", help="在 XLSX 中按此列（如 来源）做各标签的交叉统计表；可重复给出"),
     split_cases: bool = typer.Option(True, "--split-cases/--no-split-cases",
-                                     help="长文本拆分：通报按案例、文件按段落分别分类（默认开启）"),
-    suggest: int = typer.Option(0, "--suggest", help="挑出模型最没把握的 N 条，生成标注工作表（配合 -o 工作表.xlsx）"),
-    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="并行进程数（默认用满两个核）"),
+                                     help="长文本拆分：通报按案例、文件按段落分别分类", show_default="开启"),
+    suggest: int = typer.Option(0, "--suggest", help="挑出模型最没把握的 N 条，生成标注工作表（配合 -o 工作表.xlsx）",
+                                show_default=False),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="并行进程数", show_default=f"{DEFAULT_WORKERS}（用满两个核）"),
     chunk_size: int = typer.Option(2000, "--chunk-size", help="每批处理的行数"),
-    model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本（默认当前版本）"),
-    backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
-    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本", show_default="当前版本"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba", show_default="按模型"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),
 ):
     from nlp.registry import Registry
 
@@ -411,19 +413,20 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
     import pandas as pd
 
     from nlp.corpus import near_duplicates
-    from nlp.io import read_chunks
+    from nlp.io import NonText, read_chunks
     from nlp.normalize import normalize
     from nlp.worksheet import write_worksheet
 
     if target.suffix.lower() != ".xlsx":
         raise UserError("标注工作表须为 .xlsx 文件（带下拉列表），例如 -o 工作表.xlsx")
     model = annotator.model
-    heap: list = []  # (uncertainty, row order, id, text) — the most uncertain 5n kept
+    heap: list = []  # (uncertainty, row order, id, text, input row) — the most uncertain 5n kept
     order = 0
     for chunk in read_chunks(source, chunk_size):
         _check_chunk(chunk, column, source)
         texts = [str(v) for v in chunk.frame[column]]
-        ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r) for r in chunk.rows]
+        ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r + 1) for r in chunk.rows]
+        records = chunk.frame.to_dict("records")
         keep = [i for i, t in enumerate(texts) if t.strip()]
         if not keep:
             continue
@@ -440,7 +443,7 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
             heads += 1
         u /= max(heads, 1)
         for k, i in enumerate(keep):
-            item = (float(u[k]), -order, ids[i], texts[i])
+            item = (float(u[k]), -order, ids[i], texts[i], records[i])
             order += 1
             if len(heap) < 5 * n:
                 heapq.heappush(heap, item)
@@ -454,11 +457,16 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
         if chosen and near_duplicates([item[3]], 0.6, others=[c[3] for c in chosen]):
             continue
         chosen.append(item)
-    frame = pd.DataFrame({"id": [c[2] for c in chosen], "text": [c[3] for c in chosen],
-                          "模型把握度": [round(1 - c[0], 3) for c in chosen]})
+    # every input column kept (the text column named text, an id added when there is none)
+    frame = pd.DataFrame([c[4] for c in chosen]).rename(columns={column: "text"})
+    frame = frame.map(lambda v: str(v) if isinstance(v, NonText) else v)
+    if "id" not in frame.columns:
+        frame.insert(0, "id", [c[2] for c in chosen])
+    frame["模型把握度"] = [round(1 - c[0], 3) for c in chosen]
     write_worksheet(frame, target, model.taxonomy_, annotator)
     typer.echo(f"已挑出 {len(chosen)} 条模型最没把握的线索（互不近似重复），标注工作表写入 {target}。"
-               f"标注完成后运行：python train.py --add {target}")
+               "标签列已预填模型的判断（可从下拉列表改选）；核对过的行在“已核对”列选“是”。"
+               f"完成后运行：{command('train.py')} --add {target}")
 
 
 def classify_main() -> None:
