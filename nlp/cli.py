@@ -61,7 +61,7 @@ def ensure_model(registry, version: str | None = None, backend: str = "auto"):
 train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_markup_mode=None)
 
 
-@train_app.command(cls=ZhCommand, help="用语料训练模型（默认读取 corpora/clues.csv），或追加新标注、回退、列出版本、审查标注。")
+@train_app.command(cls=ZhCommand, help="用语料训练模型，或追加新标注、撤销追加、回退、列出版本、审查标注。")
 def train(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件", show_default="corpora/clues.csv"),
     add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
@@ -70,7 +70,9 @@ def train(
                                       help="确认 --add 文件中全部标签都经人工核对（文件没有“已核对”列时才需要）"),
     force: bool = typer.Option(False, "--force", help="即使某个头部指标下降超过容差，也启用新模型"),
     tolerance: float = typer.Option(0.02, "--tolerance", help="晋升门槛：任一头部 macro-F1 下降不得超过此值"),
-    rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本"),
+    rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本（只换模型，语料不变）"),
+    undo_add: Optional[str] = typer.Option(None, "--undo-add", metavar="批次号",
+                                           help="撤销一次 --add：删除它加入的行、恢复它改过的标注（批次号见 --list）"),
     use: Optional[str] = typer.Option(None, "--use", help="启用指定的模型版本（版本名见 --list）"),
     list_: bool = typer.Option(False, "--list", help="列出所有模型版本及其主要指标"),
     audit: bool = typer.Option(False, "--audit", help="交叉验证找出可能标错的语料行，供人工复核"),
@@ -79,6 +81,7 @@ def train(
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),
 ):
+    from nlp import cli_train
     from nlp import corpus as corpus_mod
     from nlp import training
     from nlp.registry import Registry
@@ -93,11 +96,12 @@ def train(
     corpus_path = corpus or corpus_mod.default_corpus()
     try:
         if list_:
-            return _list_versions(registry)
+            return cli_train.list_versions(registry, corpus_path)
         if rollback:
-            old, new = registry.rollback()
-            typer.echo(f"已回退：当前模型由 {old or '（无）'} 改为 {new}。")
-            return
+            return cli_train.rollback(registry, corpus_path)
+        if undo_add:
+            with registry.lock():
+                return cli_train.undo_add(registry, corpus_path, undo_add)
         if use:
             old, new = registry.use(use)
             typer.echo(f"已启用：当前模型由 {old or '（无）'} 改为 {new}。")
@@ -107,12 +111,12 @@ def train(
             df = corpus_mod.read_corpus(corpus_path)
             _say(f"审查中：{len(df)} 行语料做 5 折交叉验证……")
             found = training.audit(df, taxonomy, seed, backend, None)
-            _report_audit(found, audit_out)
+            cli_train.report_audit(found, audit_out, taxonomy)
             return
         with registry.lock():
             if add:
-                _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
-                                  trust_labels)
+                cli_train.train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend,
+                                           taxonomy, trust_labels)
             else:
                 t0 = time.time()
                 result = training.build(corpus_path, seed, backend, registry, log=_say)
@@ -126,91 +130,6 @@ def train(
 
 def _headline_text(head: dict) -> str:
     return "test 划分 macro-F1：" + "，".join(f"{k} {v:.3f}" for k, v in head.items())
-
-
-def _list_versions(registry) -> None:
-    current = registry.current()
-    rows = registry.versions()
-    if not rows:
-        typer.echo(f"还没有任何模型版本。运行 {command('train.py')} 训练。")
-        return
-    for m in rows:
-        mark = "*" if m["version"] == current else " "
-        head = "，".join(f"{k} {v:.3f}" for k, v in m.get("headline", {}).items())
-        typer.echo(f"{mark} {m['version']}  语料 {m.get('corpus_rows', '?')} 行  {head}")
-    typer.echo("（* 为当前使用的版本；数字为 test 划分 macro-F1）")
-
-
-def _report_audit(found, out: Optional[Path]) -> None:
-    from nlp.io import TableWriter
-
-    if found.empty:
-        typer.echo("没有发现与交叉验证预测明显矛盾的标注。")
-        return
-    typer.echo(f"发现 {len(found)} 处可能标错的标注（模型在交叉验证中有把握地给出了不同标签），请人工复核：")
-    if out:
-        with TableWriter(out) as w:
-            w.write(found)
-        typer.echo(f"已写入 {out}")
-    else:
-        for r in found.head(50).itertuples(index=False):
-            typer.echo(f"  {r.id}  {r.头部}：标注 {r.现有标注} → 模型 {r.模型判断}（{r.模型置信度:.0%}）  {r.text[:60]}")
-        if len(found) > 50:
-            typer.echo(f"  ……共 {len(found)} 处，用 --audit-out 文件.xlsx 导出全部")
-
-
-def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
-                                  trust_labels) -> None:
-    from nlp import corpus as corpus_mod
-    from nlp import training
-    from nlp.registry import ModelMismatch
-    from nlp.report import evaluate, headline
-
-    base = corpus_mod.read_corpus(corpus_path)
-    merge = training.merge_labeled(base, add, taxonomy, prefer, trust_labels)
-    if merge.unreviewed:
-        _say(f"{merge.unreviewed} 行已填标签但未标为“已核对”，未加入语料（模型只学习人工确认的标签）。")
-    for msg in merge.duplicates:
-        _say(f"重复：{msg}")
-    for msg in merge.conflicts:
-        _say(f"冲突（按 --prefer {prefer} 处理）：{msg}")
-    if merge.unlabeled:
-        _say(f"{merge.unlabeled} 行未填写标签，已跳过。")
-    if merge.added.empty and not (merge.conflicts and prefer == "new"):
-        typer.echo("没有新的行需要添加，语料和模型保持不变。")
-        return
-    _say(f"通过校验：新增 {len(merge.added)} 行。正在训练新模型并与当前模型对比……")
-    current = None
-    if registry.current():
-        try:
-            current = registry.load()
-        except ModelMismatch:
-            current = None
-    result = training.build(corpus_path, seed, backend, registry, df=merge.frame, log=_say)
-    drops = []
-    if current is not None:
-        test = merge.frame[merge.frame["split"] == "test"]
-        cols = training.label_columns(taxonomy, merge.frame)
-        old_test = headline(evaluate(current, test["text"].tolist(), test[cols]))
-        drops += training.compare(result.info["headline"], old_test, tolerance, "固定 test 划分上")
-        new_added, old_added = training.added_rows_comparison(
-            merge.frame, merge.added["id"].tolist(), current, taxonomy, seed, backend, None)
-        drops += training.compare(new_added, old_added, tolerance, "新增行的留出折上")
-        typer.echo("新旧模型对比（macro-F1）：")
-        for head, new_v in result.info["headline"].items():
-            typer.echo(f"  test 划分 {head}：旧 {old_test.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
-        for head, new_v in new_added.items():
-            typer.echo(f"  新增行留出折 {head}：旧 {old_added.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
-    training.write_corpus(merge.frame, corpus_path)
-    typer.echo(f"新标注已并入语料 {corpus_path}（新增 {len(merge.added)} 行）。")
-    if drops and not force:
-        typer.echo(f"新模型 {result.version} 未启用，当前模型保持 {registry.current()}：")
-        for d in drops:
-            typer.echo(f"  {d}（容差 {tolerance}）")
-        typer.echo(f"如确认要启用，可加 --force 重新运行，或用 {command('train.py')} --list 查看各版本。")
-        raise typer.Exit(3)
-    registry.promote(result.version)
-    typer.echo(f"新模型 {result.version} 已启用{'（--force）' if drops else ''}。可用 {command('train.py')} --rollback 回退。")
 
 
 def train_main() -> None:
@@ -314,7 +233,9 @@ def _intake(annotator, text: str) -> str:
         if row.get("文本类型", "线索") != "线索" or is_bulletin(normalize(text)):
             q = []  # a bulletin or a document has no reporter to ask; 缺失要素 stays as information
         title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""
-        blocks.append(title + intake_summary(row, tax, elements, q))
+        probs = annotator.model.predict_proba([str(row.get("text", ""))])
+        per_code = {s.id: dict(zip(s.code_list, probs[s.id][0])) for s in tax.schemes if s.multi and s.id in probs}
+        blocks.append(title + intake_summary(row, tax, elements, q, per_code))
     return "\n\n".join(blocks)
 
 
@@ -402,8 +323,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     typer.echo(tally.render())
     rate = n_in / elapsed
     typer.echo(f"已写入 {target}（输入 {n_in} 条，全程用时 {elapsed:.1f} 秒，含加载模型和读写文件；"
-               f"{rate:.0f} 条/秒）。" if rate >= 10 else f"已写入 {target}（输入 {n_in} 条，全程用时 {elapsed:.1f} 秒，"
-               "含加载模型和读写文件）。")
+               f"{rate:.{0 if rate >= 10 else 1}f} 条/秒）。")
 
 
 def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:

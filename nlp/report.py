@@ -130,8 +130,10 @@ def render_markdown(info: dict, evaluation: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questions: list[str]) -> str:
-    """Readable summary of one clue (a dict of one output row)."""
+def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questions: list[str],
+                   code_confidence: dict | None = None) -> str:
+    """Readable summary of one clue (a dict of one output row). ``code_confidence``: for
+    multi-label schemes, each code's own probability ({scheme: {code: p}})."""
     q = row.get(QUALITY, "")
     lines = [f"线索质量：{q}（质量分 {row.get('质量分', '')}/100，置信度 {_pct(row.get('质量置信度'))}）"]
     if q == LOW:
@@ -139,6 +141,12 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questio
     for sid in [s.id for s in taxonomy.schemes if s.id not in (QUALITY, REASON)]:
         v = row.get(sid, "")
         if v == "" or v is None:
+            continue
+        per_code = (code_confidence or {}).get(sid) if taxonomy[sid].multi else None
+        if per_code:  # each code with its own confidence
+            names = "、".join(f"{_code_with_name(c, taxonomy[sid].name_of(c))}（置信度 {_pct(per_code.get(c))}）"
+                             for c in taxonomy[sid].parse(v))
+            lines.append(f"{sid}：{names}")
             continue
         names = "、".join(_code_with_name(c, taxonomy[sid].name_of(c)) for c in taxonomy[sid].parse(v))
         lines.append(f"{sid}：{names}（置信度 {_pct(row.get(f'{sid}置信度'))}）")
