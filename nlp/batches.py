@@ -129,8 +129,9 @@ def mark_undone(corpus_path: str | Path, batch: str) -> None:
 def describe(entry: dict) -> str:
     """One line for --list."""
     parts = [f"新增 {len(entry.get('rows', []))} 行"]
-    if entry.get("changes"):
-        parts.append(f"改标 {len(entry['changes'])} 处")
+    labels = [c for c in entry.get("changes", []) if c.get("column") != "reviewer"]
+    if labels:
+        parts.append(f"改标 {len(labels)} 处")
     if entry.get("model"):
         parts.append(f"训练出模型 {entry['model']}")
     state = f"已撤销（{entry['undone']}）" if entry.get("undone") else "在语料中"

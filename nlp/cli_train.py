@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from nlp.cli_zh import command
+from nlp.errors import UserError
 
 
 def _say(message: str) -> None:
@@ -66,20 +67,20 @@ def undo_add(registry, corpus_path: Path, batch: str) -> None:
         typer.echo(f"  {n}")
     if removed == 0 and entry.get("rows"):
         typer.echo("  （语料中已没有此批次的行：可能那次训练中途被中断，语料没有写入。）")
-    current = registry.current()
-    before = entry.get("model_before")
-    if entry.get("model") and entry["model"] == current and before:
+    current, model, before = registry.current(), entry.get("model"), entry.get("model_before")
+    retrain = f"请运行 {command('train.py')} 用现在的语料重新训练"
+    if model and current == model:
         try:
+            if not before:
+                raise UserError("no model before")
             registry.use(before)
             typer.echo(f"模型也已换回 {before}（此批次之前使用的版本）。")
-        except Exception:
-            typer.echo(f"当前模型 {current} 含有此批次；之前的版本 {before} 已不可用，"
-                       f"请运行 {command('train.py')} 用现在的语料重新训练。")
-    elif entry.get("model") and current and current >= entry["model"]:  # version names sort by time
-        typer.echo(f"当前模型 {current} 是在此批次之后训练的，仍学过它的标签；"
-                   f"如需去掉，请运行 {command('train.py')} 用现在的语料重新训练。")
+        except UserError:
+            typer.echo(f"当前模型 {current} 是用此批次训练的，之前没有可用的版本；{retrain}。")
+    elif model and current and current > model:  # version names sort by time
+        typer.echo(f"当前模型 {current} 是在此批次之后训练的，仍学过它的标签；如需去掉，{retrain}。")
     else:
-        typer.echo(f"当前模型 {current or '（无）'} 不变。")
+        typer.echo(f"当前模型 {current or '（无）'} 没有学过此批次，保持不变。")
 
 
 def report_audit(found, out: Optional[Path], taxonomy) -> None:

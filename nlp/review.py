@@ -145,7 +145,8 @@ def apply(corpus: pd.DataFrame, sheet: pd.DataFrame, taxonomy: Taxonomy, path) -
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:30])
         raise UserError(f"{path} 有 {len(problems)} 处复核结论无法执行（行号按 Excel 计），语料没有改动：\n{shown}")
-    notes.insert(0, f"复核结论：{kept} 处维持原标注，{len(changes)} 处单元格改动（含核对人），{skipped} 行未填结论（不动）。")
+    relabeled = sum(c["column"] != "reviewer" for c in changes)
+    notes.insert(0, f"复核结论：{kept} 处维持原标注，改标 {relabeled} 个单元格，{skipped} 行未填结论（不动）。")
     return corpus, changes, notes
 
 

@@ -58,9 +58,11 @@ class Scheme:
 
     def label(self, code: str) -> str:
         """A code as a person reads it in a drop-down list: "D06 群众意识淡漠……", "懒：工作效率",
-        "不作为"; ``canonical`` reads it back as the code."""
+        "无关 与履职无关", "合格"; ``canonical`` reads it back as the code."""
         name = self.name_of(code)
-        return name if name.startswith(code) else f"{code} {name}"
+        if name.startswith(code + "："):
+            return name
+        return code if name.startswith(code) else f"{code} {name}"
 
     def parse(self, value: str) -> list[str]:
         """Split a cell into codes (multi schemes use '|'); empty cell gives []."""
