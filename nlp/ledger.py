@@ -108,15 +108,44 @@ class SheetLayout:
             self.ws.auto_filter.ref = f"A1:{self.letters[-1]}{self.rows + 1}"
 
 
+def write_frame(ws, frame: pd.DataFrame, wide=()) -> list[str]:
+    """``frame`` as a formatted table on an empty sheet; returns its column names."""
+    columns = [str(c) for c in frame.columns]
+    layout = SheetLayout(ws, columns, frame.set_axis(columns, axis=1), wide=wide)
+    layout.header()
+    for row in frame.itertuples(index=False, name=None):
+        layout.append(list(row))
+    layout.close()
+    return columns
+
+
 def write_sheet(wb, title: str, rows: list[list], wide=()) -> None:
     """A small table (header first) as a formatted sheet of a write-only workbook."""
-    if not rows:
-        return
-    ws = wb.create_sheet(title[:31])
-    header = [str(c) for c in rows[0]]
-    body = pd.DataFrame([list(r) + [None] * (len(header) - len(r)) for r in rows[1:]], columns=header)
-    layout = SheetLayout(ws, header, body, wide=wide)
-    layout.header()
-    for r in rows[1:]:
-        layout.append(list(r))
-    layout.close()
+    if rows:
+        header = [str(c) for c in rows[0]]
+        body = pd.DataFrame([list(r) + [None] * (len(header) - len(r)) for r in rows[1:]], columns=header)
+        write_frame(wb.create_sheet(title[:31]), body, wide)
+
+
+def editable_workbook(title: str, frame: pd.DataFrame, wide=("text",)):
+    """A workbook a person fills in (worksheets, review sheets): ``frame`` formatted on its first
+    sheet. Returns (workbook, sheet, columns)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    return wb, ws, write_frame(ws, frame, wide)
+
+
+def drop_down(ws, formula: str, index: int, last: int, error: str | None = None) -> None:
+    """A list validation on column ``index`` (0-based), rows 2..last; with ``error`` other values
+    are refused with that message, without it they are allowed (typed conclusions)."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    dv = DataValidation(type="list", formula1=formula, allow_blank=True, showErrorMessage=error is not None,
+                        errorTitle="取值无效" if error else None, error=error)
+    ws.add_data_validation(dv)
+    col = get_column_letter(index + 1)
+    dv.add(f"{col}2:{col}{last}")

@@ -53,26 +53,10 @@ def write_audit(found: pd.DataFrame, target: str | Path) -> None:
         with TableWriter(target, sheet=SHEET) as w:
             w.write(found)
         return
-    import openpyxl
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+    from nlp.ledger import drop_down, editable_workbook
 
-    from nlp.ledger import SheetLayout
-
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = SHEET
-    columns = [str(c) for c in found.columns]
-    layout = SheetLayout(ws, columns, found, wide=("text",))
-    layout.header()
-    for row in found.itertuples(index=False, name=None):
-        layout.append(list(row))
-    layout.close()
-    col = get_column_letter(columns.index(CONCLUSION) + 1)
-    dv = DataValidation(type="list", formula1=f'"{KEEP[0]},{TAKE_MODEL[0]}"', allow_blank=True,
-                        showErrorMessage=False)
-    ws.add_data_validation(dv)
-    dv.add(f"{col}2:{col}{len(found) + 1}")
+    wb, ws, columns = editable_workbook(SHEET, found)
+    drop_down(ws, f'"{KEEP[0]},{TAKE_MODEL[0]}"', columns.index(CONCLUSION), len(found) + 1)
     with atomic_path(target) as tmp:
         wb.save(tmp)
 

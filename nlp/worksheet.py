@@ -34,11 +34,9 @@ def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy,
     """``frame``: the chosen input rows (an ``id`` and a ``text`` column, any others kept as they
     are, optionally 模型把握度). Label columns follow the input columns, pre-filled with the model's
     labels when an annotator is given; then 已核对 (是/否), 核对人 and 模型把握度."""
-    import openpyxl
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
-    from nlp.ledger import SheetLayout
+    from nlp.ledger import drop_down, editable_workbook
 
     label_cols = taxonomy.ids
     ours = set(label_cols) | {REVIEWED, REVIEWER, CONFIDENCE}
@@ -52,15 +50,7 @@ def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy,
     out[REVIEWER] = ""
     out[CONFIDENCE] = frame[CONFIDENCE] if CONFIDENCE in frame.columns else None
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "待标注"
-    columns = [str(c) for c in out.columns]
-    layout = SheetLayout(ws, columns, out, wide=("text",))
-    layout.header()
-    for row in out.itertuples(index=False, name=None):
-        layout.append(list(row))
-    layout.close()
+    wb, ws, columns = editable_workbook("待标注", out)
 
     codes_ws = wb.create_sheet("代码表")
     last = len(out) + 501  # room for rows a person adds below
@@ -70,19 +60,9 @@ def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy,
         codes_ws.cell(row=1, column=j + 1, value=sid)
         for k, v in enumerate(choices, start=2):
             codes_ws.cell(row=k, column=j + 1, value=v)
-        _drop_down(ws, f"代码表!${col}$2:${col}${len(choices) + 1}", columns.index(sid), last,
-                   f"请从下拉列表中选择{sid}（代码或名称均可）", DataValidation)
-    _drop_down(ws, '"是,否"', columns.index(REVIEWED), last, "核对过的行填“是”", DataValidation)
+        drop_down(ws, f"代码表!${col}$2:${col}${len(choices) + 1}", columns.index(sid), last,
+                  f"请从下拉列表中选择{sid}（代码或名称均可）")
+    drop_down(ws, '"是,否"', columns.index(REVIEWED), last, "核对过的行填“是”")
     codes_ws.sheet_state = "hidden"
     with atomic_path(target) as tmp:
         wb.save(tmp)
-
-
-def _drop_down(ws, formula: str, index: int, last: int, error: str, DataValidation) -> None:
-    from openpyxl.utils import get_column_letter
-
-    dv = DataValidation(type="list", formula1=formula, allow_blank=True, showErrorMessage=True,
-                        errorTitle="取值无效", error=error)
-    ws.add_data_validation(dv)
-    col = get_column_letter(index + 1)
-    dv.add(f"{col}2:{col}{last}")
