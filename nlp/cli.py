@@ -64,7 +64,7 @@ train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_mar
 @train_app.command(cls=ZhCommand, help="用语料训练模型，或追加新标注、撤销追加、回退、列出版本、审查标注。")
 def train(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件", show_default="corpora/clues.csv"),
-    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
+    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表、--audit 复核表可直接读入）"),
     prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
     trust_labels: bool = typer.Option(False, "--trust-labels",
                                       help="确认 --add 文件中全部标签都经人工核对（文件没有“已核对”列时才需要）"),
@@ -76,7 +76,7 @@ def train(
     use: Optional[str] = typer.Option(None, "--use", help="启用指定的模型版本（版本名见 --list）"),
     list_: bool = typer.Option(False, "--list", help="列出所有模型版本及其主要指标"),
     audit: bool = typer.Option(False, "--audit", help="交叉验证找出可能标错的语料行，供人工复核"),
-    audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="审查结果另存为文件（CSV/XLSX/JSONL）"),
+    audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="复核表另存为文件（XLSX 带“复核结论”下拉列表，也可 CSV/JSONL）"),
     seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),

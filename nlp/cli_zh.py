@@ -89,17 +89,17 @@ def _width(text: str) -> int:
 
 
 def _wrap(text: str, width: int) -> list[str]:
-    """Lines of at most ``width`` screen columns (Chinese characters count two)."""
+    """Lines of at most ``width`` screen columns (Chinese characters count two); a run of
+    ASCII characters (an option name, a number, a path) is not cut."""
     lines, line, used = [], "", 0
-    for ch in text:
-        w = _width(ch)
-        if used + w > width and line:
+    for token in re.findall(r"[!-~]+| +|.", text):
+        w = _width(token)
+        if used + w > width and line.strip():
             lines.append(line.rstrip())
-            line, used = ("", 0) if ch == " " else (ch, w)
-            continue
-        if ch == " " and not line:
+            line, used = "", 0
+        if token.isspace() and not line:
             continue  # no blank at the start of a wrapped line
-        line += ch
+        line += token
         used += w
     return lines + [line.rstrip()] if line.strip() else lines
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nlp.io import atomic_path
+from nlp.io import atomic_path, formula_risk
 from nlp.taxonomy import MULTI_SEP, Taxonomy
 
 REVIEWED, REVIEWER, CONFIDENCE = "已核对", "核对人", "模型把握度"
@@ -59,7 +59,9 @@ def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy,
         col = get_column_letter(j + 1)
         codes_ws.cell(row=1, column=j + 1, value=sid)
         for k, v in enumerate(choices, start=2):
-            codes_ws.cell(row=k, column=j + 1, value=v)
+            cell = codes_ws.cell(row=k, column=j + 1, value=v)
+            if formula_risk(v):  # a user scheme's name is text too
+                cell.data_type = "s"
         drop_down(ws, f"代码表!${col}$2:${col}${len(choices) + 1}", columns.index(sid), last,
                   f"请从下拉列表中选择{sid}（代码或名称均可）")
     drop_down(ws, '"是,否"', columns.index(REVIEWED), last, "核对过的行填“是”")
