@@ -9,6 +9,7 @@ Every cell that a spreadsheet would read as a formula is written as a text cell.
 from __future__ import annotations
 
 import copy
+import re
 import unicodedata
 
 import pandas as pd
@@ -124,7 +125,17 @@ def write_sheet(wb, title: str, rows: list[list], wide=()) -> None:
     if rows:
         header = [str(c) for c in rows[0]]
         body = pd.DataFrame([list(r) + [None] * (len(header) - len(r)) for r in rows[1:]], columns=header)
-        write_frame(wb.create_sheet(title[:31]), body, wide)
+        write_frame(wb.create_sheet(sheet_title(title, wb.sheetnames)), body, wide)
+
+
+def sheet_title(name: str, taken=()) -> str:
+    """A valid, unused sheet name: Excel allows 31 characters and none of []:*?/\\."""
+    base = re.sub(r"[\[\]:*?/\\]", "_", str(name))[:31] or "表"
+    title, n = base, 1
+    while title in taken:
+        n += 1
+        title = f"{base[:28]}_{n}"
+    return title
 
 
 def editable_workbook(title: str, frame: pd.DataFrame, wide=("text",)):
