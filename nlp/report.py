@@ -137,7 +137,9 @@ def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questio
     q = row.get(QUALITY, "")
     lines = [f"线索质量：{q}（质量分 {row.get('质量分', '')}/100，置信度 {_pct(row.get('质量置信度'))}）"]
     if q == LOW:
-        lines.append(f"低质原因：{row.get(REASON, '')}（置信度 {_pct(row.get('低质原因置信度'))}）")
+        reason = str(row.get(REASON, "") or "")
+        named = _code_with_name(reason, taxonomy[REASON].name_of(reason)) if reason and REASON in taxonomy.ids else reason
+        lines.append(f"低质原因：{named}（置信度 {_pct(row.get('低质原因置信度'))}）")
     for sid in [s.id for s in taxonomy.schemes if s.id not in (QUALITY, REASON)]:
         v = row.get(sid, "")
         if v == "" or v is None:

@@ -96,6 +96,9 @@ def test_one_clue_summary_names_each_label_once_with_confidences(runner, trained
     kind = next(line for line in r.output.splitlines() if line.startswith("作为类型："))
     assert kind.count("作为") == 2 and "置信度" in kind  # 作为类型：不作为（置信度 81%）, not 不作为 不作为
     assert "空白文本" not in r.output
+    r = run_classify(runner, "--text", "楼上邻居半夜拖椅子，吵得睡不着。", "--models", trained)
+    reason = next(line for line in r.output.splitlines() if line.startswith("低质原因："))
+    assert reason.split("（")[0] in {"低质原因：无关 与履职无关", "低质原因：琐碎小事", "低质原因：空泛 内容空泛"}, reason
 
 
 def test_help_and_parser_errors_in_chinese(runner):
