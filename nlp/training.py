@@ -217,8 +217,9 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         j = keys.get(key, near_of.get(k))
         if j is not None:
             old = corpus.iloc[j]
-            differs = [c for c in cols if str(old.get(c, "")).strip() != r[c] and not (c not in corpus_mod.BASE_COLUMNS
-                                                                                    and r[c] == "")]
+            # the corpus cell read as typed labels are (软|懒 and 懒|软 are the same labels)
+            differs = [c for c in cols if taxonomy[c].canonical(str(old.get(c, ""))) != r[c]
+                       and not (c not in corpus_mod.BASE_COLUMNS and r[c] == "")]
             if not differs:
                 dup_msgs.append(f"第 {excel_row} 行与语料 {old['id']} 重复（标签一致），不重复添加")
                 continue
