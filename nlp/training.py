@@ -7,7 +7,7 @@ and nothing of argument parsing.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,7 @@ def row_groups(df: pd.DataFrame) -> list[str]:
 
 def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backend: str = "auto",
           registry: Registry | None = None, taxonomy_path: str | None = None, df: pd.DataFrame | None = None,
-          log=print) -> TrainResult:
+          log=print, note: dict | None = None) -> TrainResult:
     """Train every head on the train split, tune on dev, evaluate on test, save a new version."""
     registry = registry or Registry()
     taxonomy = load_taxonomy(taxonomy_path)
@@ -87,6 +87,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         "heads": list(model.schemes_),
         "quality_temperature": getattr(model, "temperature_", {}).get(QUALITY, 1.0),
         "headline": headline(evaluation),
+        **(note or {}),  # e.g. the corpus batch this version was trained with
     }
     info_for_report = {**info, "libraries": library_versions()}
     version = registry.save(model, {"info": info_for_report, "evaluation": evaluation},
@@ -116,6 +117,8 @@ class Merge:
     conflicts: list[str]
     unlabeled: int = 0
     unreviewed: int = 0  # labeled rows left out because no person confirmed them
+    changes: list = field(default_factory=list)  # labels of existing rows changed: {id, column, old, new}
+    notes: list = field(default_factory=list)  # what else to tell the user
 
 
 def _norm_key(text: str) -> str:
@@ -148,10 +151,17 @@ def confirmed_rows(new: pd.DataFrame, path, trust_labels: bool) -> tuple[pd.Seri
 
 
 def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None,
-                  trust_labels: bool = False) -> Merge:
-    """Validate labeled rows from a file and merge them into the corpus (in memory)."""
+                  trust_labels: bool = False, batch: str | None = None) -> Merge:
+    """Validate labeled rows from a file and merge them into the corpus (in memory). New rows
+    carry ``batch`` (default: today's date) in their ``added`` column. A reviewed audit sheet
+    (``--audit``) changes the corpus rows it names instead."""
+    from nlp import review
+
     new = read_table(path)
     new.columns = [str(c).strip() for c in new.columns]
+    if review.is_audit(new):
+        merged, changes, notes = review.apply(corpus, new, taxonomy, path)
+        return Merge(merged, corpus.iloc[0:0], [], [], changes=changes, notes=notes)
     if "text" not in new.columns and "文本" in new.columns:
         new = new.rename(columns={"文本": "text"})
     if "text" not in new.columns:
@@ -192,7 +202,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
     near_of: dict[int, int] = {}
     for i, j, _ in near:
         near_of.setdefault(i, j)
-    today = _dt.date.today().isoformat()
+    today = batch or _dt.date.today().isoformat()
     source = f"added:{Path(path).name}"
     dup_msgs, conflicts, rows = [], [], []
     replace: dict[int, dict] = {}
@@ -207,8 +217,9 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         j = keys.get(key, near_of.get(k))
         if j is not None:
             old = corpus.iloc[j]
-            differs = [c for c in cols if str(old.get(c, "")).strip() != r[c] and not (c not in corpus_mod.BASE_COLUMNS
-                                                                                    and r[c] == "")]
+            # the corpus cell read as typed labels are (软|懒 and 懒|软 are the same labels)
+            differs = [c for c in cols if taxonomy[c].canonical(str(old.get(c, ""))) != r[c]
+                       and not (c not in corpus_mod.BASE_COLUMNS and r[c] == "")]
             if not differs:
                 dup_msgs.append(f"第 {excel_row} 行与语料 {old['id']} 重复（标签一致），不重复添加")
                 continue
@@ -225,8 +236,12 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         shown = "\n".join(f"  {c}" for c in conflicts[:30])
         raise UserError(f"发现 {len(conflicts)} 处标签冲突，一行也没有合并。请核对后用 --prefer new（以新标注为准）"
                         f"或 --prefer old（保留语料原标注）重新运行：\n{shown}")
+    changes = []
     for j, values in replace.items():
         for c, v in values.items():
+            old = str(corpus.iat[j, corpus.columns.get_loc(c)])
+            if old != v:
+                changes.append({"id": str(corpus.iat[j, corpus.columns.get_loc("id")]), "column": c, "old": old, "new": v})
             corpus.iat[j, corpus.columns.get_loc(c)] = v
     added = pd.DataFrame(rows, columns=list(dict.fromkeys(list(corpus.columns) + cols)))
     used = set(corpus["id"])
@@ -242,7 +257,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         added.at[k, "id"] = rid
         used.add(rid)
     merged = pd.concat([corpus, added], ignore_index=True).fillna("")
-    return Merge(merged, added, dup_msgs, conflicts, skipped, unreviewed)
+    return Merge(merged, added, dup_msgs, conflicts, skipped, unreviewed, changes)
 
 
 def write_corpus(df: pd.DataFrame, path: str | Path) -> None:
