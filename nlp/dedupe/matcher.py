@@ -1,0 +1,121 @@
+"""Repeat reports within a batch: candidates from LSH buckets, verified pairs, groups.
+
+``Matcher`` works on what the fingerprints keep: a (n, num_perm) signature array for the whole
+batch (64 integers a report) gives the candidate pairs; only the reports in a candidate pair
+are then read again for verification. Groups (重复组) are the connected components of the
+verified pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlp.dedupe import settings
+from nlp.dedupe.fingerprint import Fingerprinter, canonical, fingerprinter
+from nlp.dedupe.verify import Doc, Verifier
+
+
+@dataclass
+class Matcher:
+    """Candidate search and verification with the settings of ``nlp/data/dedupe.toml``."""
+
+    fingerprinter: Fingerprinter
+    verifier: Verifier
+    min_bands: int = 2
+    verify_top: int = 40
+    bucket_limit: int = 200  # a bucket larger than this is a bigram every report has
+
+    @classmethod
+    def default(cls, tokenizer=None, extractor=None) -> "Matcher":
+        from nlp.elements import ElementExtractor
+        from nlp.segment import Tokenizer
+
+        s = settings()
+        tokenizer = tokenizer or Tokenizer()
+        extractor = extractor or ElementExtractor(tokenizer)
+        verifier = Verifier(tokenizer, extractor, **s["verify"])
+        return cls(fingerprinter(**s["fingerprint"]), verifier, s["search"]["min_bands"], s["search"]["verify_top"],
+                   s["search"]["bucket_limit"])
+
+    # ------------------------------------------------------------------
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        return self.fingerprinter.signatures([canonical(t) for t in texts])
+
+    def prepare(self, texts: list[str]) -> tuple[np.ndarray, list[Doc]]:
+        """Signatures and verification documents of raw texts."""
+        from nlp.normalize import normalize
+
+        norm = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
+        canons = [canonical(t) for t in norm]
+        docs = [self.verifier.doc(c, self.verifier.elements(t)) for c, t in zip(canons, norm)]
+        return self.fingerprinter.signatures(canons), docs
+
+    def candidates(self, sigs: np.ndarray) -> dict[int, list[int]]:
+        """Row -> the other rows sharing at least ``min_bands`` bands, best first (at most
+        ``verify_top``). Reports with an empty text have no candidates."""
+        n = len(sigs)
+        if n < 2:
+            return {}
+        keys = self.fingerprinter.band_keys(sigs)
+        empty = (np.asarray(sigs) == np.iinfo(np.uint64).max).all(axis=1)
+        rows = np.repeat(np.arange(n), keys.shape[1])[~np.repeat(empty, keys.shape[1])]
+        flat = keys[~empty].ravel()
+        order = np.argsort(flat, kind="stable")
+        flat, rows = flat[order], rows[order]
+        starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+        sizes = np.diff(np.r_[starts, len(flat)])
+        counts: dict[tuple[int, int], int] = {}
+        limit = self.bucket_limit
+        for s, k in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+            members = rows[s:s + min(k, limit)].tolist()
+            for x in range(len(members)):
+                a = members[x]
+                for b in members[x + 1:]:
+                    counts[(a, b)] = counts.get((a, b), 0) + 1
+        out: dict[int, list[tuple[int, int]]] = {}
+        for (a, b), c in counts.items():
+            if c >= self.min_bands:
+                out.setdefault(a, []).append((c, b))
+                out.setdefault(b, []).append((c, a))
+        return {a: [b for _, b in sorted(lst, key=lambda cb: (-cb[0], cb[1]))[:self.verify_top]]
+                for a, lst in out.items()}
+
+    def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
+        """Row -> verified matches (row, similarity), most similar first."""
+        out: dict[int, list[tuple[int, float]]] = {}
+        done: dict[tuple[int, int], float] = {}
+        for a, others in cands.items():
+            for b in others:
+                key = (min(a, b), max(a, b))
+                if key not in done:
+                    done[key] = self.verifier.similarity(docs[key[0]], docs[key[1]])
+                if done[key] >= self.verifier.threshold:
+                    out.setdefault(a, []).append((b, done[key]))
+        return {a: sorted(m, key=lambda bs: (-bs[1], bs[0])) for a, m in out.items()}
+
+    def match(self, texts: list[str]) -> dict[int, list[tuple[int, float]]]:
+        """Verified matches within ``texts`` (everything in memory: for small batches and tuning)."""
+        sigs, docs = self.prepare(texts)
+        return self.verify(self.candidates(sigs), dict(enumerate(docs)))
+
+
+def groups(matches: dict[int, list[tuple[int, float]]]) -> dict[int, int]:
+    """Row -> group number (1, 2, ... in order of each group's first row) for rows with a match."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, found in matches.items():
+        for b, _ in found:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = sorted({find(x) for x in parent})
+    number = {r: k + 1 for k, r in enumerate(roots)}
+    return {x: number[find(x)] for x in sorted(parent)}
