@@ -2,6 +2,7 @@
 
     python bench/tune_dedupe.py          # fit, print the [verify] table for nlp/data/dedupe.toml,
                                          # precision/recall on the held-out test pairs
+    python bench/tune_dedupe.py --write  # ... and write them into nlp/data/dedupe.toml
     python bench/tune_dedupe.py --df     # rebuild nlp/data/dedupe_df.tsv from corpora/clues.csv
 
 Test pairs are never used for fitting. "pairwise" scores the verification alone; "in a batch"
@@ -50,6 +51,16 @@ def metrics(pred, y) -> dict:
     return {"precision": round(p, 3), "recall": round(r, 3), "pairs": int(len(y)), "positives": int(y.sum())}
 
 
+def by_kind(pairs: pd.DataFrame, pred) -> dict:
+    """Recall of each positive kind and false matches of each negative kind."""
+    out = {}
+    for kind, idx in pairs.groupby("kind").groups.items():
+        rows = pairs.index.get_indexer(idx)
+        same = bool(pairs["same"].iloc[rows[0]])
+        out[kind] = f"{int(pred[rows].sum())}/{len(rows)}" + (" found" if same else " wrongly matched")
+    return out
+
+
 def pick_threshold(scores, y, min_precision: float) -> float:
     """The lowest threshold whose precision on these pairs is at least ``min_precision``."""
     best = 0.99
@@ -60,10 +71,24 @@ def pick_threshold(scores, y, min_precision: float) -> float:
     return round(float(best), 2)
 
 
+def write_toml(ver) -> None:
+    import re
+
+    path = ROOT / "nlp" / "data" / "dedupe.toml"
+    text = path.read_text(encoding="utf-8")
+    values = {"coef": "[" + ", ".join(f"{c:.4f}" for c in ver.coef) + "]", "intercept": f"{ver.intercept:.4f}",
+              "threshold": f"{ver.threshold}"}
+    for key, value in values.items():
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {value}", text, count=1)
+    path.write_text(text, encoding="utf-8")
+    print(f"written: {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--df", action="store_true", help="rebuild the document-frequency file")
-    ap.add_argument("--min-precision", type=float, default=0.97)
+    ap.add_argument("--min-precision", type=float, default=0.99, help="precision the tune pairs must reach")
+    ap.add_argument("--write", action="store_true", help="write the fitted values into nlp/data/dedupe.toml")
     args = ap.parse_args()
     if args.df:
         return build_df(ROOT / "nlp" / "data" / "dedupe_df.tsv")
@@ -97,6 +122,9 @@ def main() -> None:
         k for k, h, y in zip(test["kind"], hit, test["same"]) if y and not h).most_common(8)
     print(json.dumps(report, ensure_ascii=False, indent=1))
     print("\n[verify]\ncoef = [" + ", ".join(f"{c:.3f}" for c in ver.coef) + "]")
+    if args.write:
+        write_toml(ver)
+    print("test pairs by kind:", json.dumps(by_kind(test, s_test >= ver.threshold), ensure_ascii=False))
     print(f"intercept = {ver.intercept:.3f}\nthreshold = {ver.threshold}")
 
 

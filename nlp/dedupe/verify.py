@@ -109,13 +109,15 @@ class Verifier:
     ----------
     tokenizer : nlp.segment.Tokenizer for the word features.
     extractor : object with ``extract(text) -> {element name: found text}``.
-    coef, intercept : logistic weights per feature (order of ``FEATURES``).
+    coef, intercept : logistic weights of the features (order of ``FEATURES``) and their pairwise
+        products (upper triangle, row by row).
+    C : inverse regularisation strength used by ``fit``.
     threshold : similarity at or above which a pair is one matter.
     df_path : document-frequency file; default the bundled one.
     """
 
     def __init__(self, tokenizer, extractor, coef=None, intercept: float = 0.0, threshold: float = 0.5,
-                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3, persons: str = ""):
+                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3, persons: str = "", C: float = 1.0):
         self.tokenizer = tokenizer
         self.extractor = extractor
         self.coef = coef
@@ -126,6 +128,7 @@ class Verifier:
         self.names = names
         self.name_chars = name_chars
         self.persons = persons
+        self.C = C
 
     # ------------------------------------------------------------------ docs
     def elements(self, normalized: str) -> dict:
@@ -163,16 +166,22 @@ class Verifier:
             out.append(0.0)
         return np.array(out)
 
+    def expanded(self, a: Doc, b: Doc) -> np.ndarray:
+        """The features and their pairwise products (a name conflict weighs more when the texts
+        are alike: the logistic function sees such interactions only through the products)."""
+        f = self.features(a, b)
+        return np.concatenate([f, np.outer(f, f)[np.triu_indices(len(f))]])
+
     def similarity(self, a: Doc, b: Doc) -> float:
-        z = float(np.dot(self.coef, self.features(a, b))) + self.intercept
+        z = float(np.dot(self.coef, self.expanded(a, b))) + self.intercept
         return 1.0 / (1.0 + math.exp(-z))
 
     def fit(self, docs_a: list[Doc], docs_b: list[Doc], same) -> "Verifier":
         """Fit the logistic weights on labelled pairs (the tune part of the pairs file)."""
         from sklearn.linear_model import LogisticRegression
 
-        X = np.stack([self.features(a, b) for a, b in zip(docs_a, docs_b)])
-        lr = LogisticRegression(C=10.0, max_iter=1000).fit(X, np.asarray(same, dtype=int))
+        X = np.stack([self.expanded(a, b) for a, b in zip(docs_a, docs_b)])
+        lr = LogisticRegression(C=self.C, max_iter=5000).fit(X, np.asarray(same, dtype=int))
         self.coef, self.intercept = lr.coef_[0].tolist(), float(lr.intercept_[0])
         return self
 
