@@ -92,7 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.df:
         return build_df(ROOT / "nlp" / "data" / "dedupe_df.tsv")
-    from nlp.dedupe.matcher import Matcher
+    from nlp.dedupe.matcher import Matcher, groups
 
     pairs = pd.read_csv(ROOT / "corpora" / "duplicates.csv", dtype={"a": str, "b": str})
     matcher = Matcher.default()
@@ -118,6 +118,9 @@ def main() -> None:
         linked.update((min(i, j), max(i, j)) for j, _ in matches)
     hit = [(min(index[a], index[b]), max(index[a], index[b])) in linked for a, b in zip(test["a"], test["b"])]
     report["test in a batch"] = metrics(hit, test["same"])
+    group = groups(found, matcher.scores, ver.threshold)
+    same_group = [group.get(index[a], -1) == group.get(index[b], -2) for a, b in zip(test["a"], test["b"])]
+    report["test in a batch, same 重复组"] = metrics(same_group, test["same"])
     report["kinds missed (test)"] = collections.Counter(
         k for k, h, y in zip(test["kind"], hit, test["same"]) if y and not h).most_common(8)
     print(json.dumps(report, ensure_ascii=False, indent=1))

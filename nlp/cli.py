@@ -248,6 +248,9 @@ def classify(
     model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本（默认当前版本）"),
     backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    dedupe: bool = typer.Option(False, "--dedupe", help="找出本批中重复反映同一事项的线索：增加“重复组”“相似线索”列"),
+    base: Optional[Path] = typer.Option(None, "--base", help="线索库文件（SQLite）：与既往线索比对，并把本批存入库中。"
+                                                             "库中保存线索原文，请放在有权限控制的位置"),
 ):
     from nlp.registry import Registry
 
@@ -274,12 +277,25 @@ def classify(
         annotator = Annotator(clf, split_cases=split_cases, names=names)
         if text is not None:
             typer.echo(_intake(annotator, text))
+            if base is not None:
+                typer.echo(_earlier(base, text))
         elif suggest:
             _suggest(annotator, input, output, column, suggest, chunk_size)
         else:
-            _batch(annotator, input, output, column, workers, chunk_size)
+            _batch(annotator, input, output, column, workers, chunk_size, dedupe or base is not None, base)
     except UserError as e:
         _fail(str(e))
+
+
+def _earlier(path: Path, text: str) -> str:
+    from nlp.dedupe.base import ClueBase
+
+    with ClueBase(path) as clue_base:
+        found = clue_base.similar(text, k=5)
+    if not found:
+        return f"相似的既往线索：线索库（{len(clue_base)} 条）中没有。"
+    return "相似的既往线索：\n" + "\n".join(f"  {m['id']}（相似度 {m['similarity']:.2f}，{m['date']}）{m['text'][:60]}"
+                                       for m in found)
 
 
 def _intake(annotator, text: str) -> str:
@@ -326,7 +342,8 @@ def _check_chunk(chunk, column: str, source: Path) -> None:
                         f"共 {len(bad)} 行。请检查是否选错了列（--column），或把这些单元格改成文本。")
 
 
-def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int) -> None:
+def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int,
+           dedupe: bool = False, base: Optional[Path] = None) -> None:
     import pandas as pd
     from tqdm import tqdm
 
@@ -343,6 +360,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     writer = TableWriter(target, highlight=(QUALITY, LOW))
     bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
     pool = None
+    repeats = _repeats(source, column, chunk_size, base) if dedupe else None
     try:
         with writer:
             chunks = read_chunks(source, chunk_size)
@@ -353,6 +371,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                     rows_in, res = pending.popleft()
                     res = res if isinstance(res, pd.DataFrame) else res.get()
                     if isinstance(res, pd.DataFrame):
+                        res = repeats.collect(res) if repeats is not None else res
                         writer.write(res)
                         tally.add(res)
                     else:
@@ -364,19 +383,25 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             # Workers render text rows themselves when every chunk has the same columns
             # (CSV and Excel inputs; JSONL lines may differ in their keys).
             fmt = writer.fmt if writer.renders_text and file_format(source) != "jsonl" else None
+            fmt = None if repeats is not None and repeats.base is not None else fmt  # labels go to the base
             first = next(chunks, None)
             second = next(chunks, None)
             if second is not None and workers > 1:
                 # more than one chunk: worth the worker processes (fork shares the loaded model)
                 annotator.warm_up()
+                if repeats is not None:
+                    repeats.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
+            if repeats is not None:
+                repeats.prepare(pool, check=lambda c: _check_chunk(c, column, source))
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
                 _check_chunk(chunk, column, source)
                 n_in += len(chunk.frame)
+                frame = repeats.annotate(chunk.frame) if repeats is not None else chunk.frame
                 if pool is None:
-                    pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
+                    pending.append((len(frame), annotator.annotate(frame, column)))
                 else:
-                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column, fmt, tally))))
+                    pending.append((len(frame), pool.apply_async(_work, (frame, column, fmt, tally))))
                 drain(block=False)
             drain(block=True)
             if n_in == 0:
@@ -386,9 +411,21 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
         bar.close()
         if pool is not None:
             pool.terminate()
+    if repeats is not None and repeats.base is not None:
+        added = repeats.store()
+        _say(f"已存入线索库 {base}：新增 {added} 条，库中共 {len(repeats.base)} 条。")
     elapsed = max(time.time() - started, 1e-9)
     typer.echo(tally.render())
+    if repeats is not None:
+        typer.echo(repeats.summary())
     typer.echo(f"已写入 {target}（输入 {n_in} 条，用时 {elapsed:.1f} 秒，{n_in / elapsed:.0f} 条/秒）。")
+
+
+def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
+    from nlp.dedupe.base import ClueBase
+    from nlp.dedupe.batch import BatchDedupe
+
+    return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None)
 
 
 def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:

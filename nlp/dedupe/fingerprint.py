@@ -4,7 +4,7 @@ Two reports of one matter are told in other words, so the fingerprint is built t
 re-telling: the text is normalised (Traditional -> Simplified, NFKC, ...), numbers are written
 one way (三月 / 3月 / 2024.3 -> 2024年3月; 两万元 -> 20000元), punctuation and spaces go, and
 the shingles are character bigrams of what is left, minus the bigrams nearly every clue has
-(``common_bigrams`` in ``nlp/data/dedupe.toml``). The MinHash is datasketch's; the banding
+(the ``common_bigrams`` most frequent ones of the corpus, ``nlp/data/dedupe.toml``). The MinHash is datasketch's; the banding
 (``bands`` x ``rows``) turns a signature into keys that an index (SQLite or a dict) can look up.
 """
 
@@ -46,9 +46,11 @@ def chinese_number(run: str) -> int | None:
     return total + (digit or 0)
 
 
-def canonical(text: str) -> str:
-    """Normalised text with one way of writing numbers, without punctuation or spaces."""
-    text = normalize(text if isinstance(text, str) else str(text))
+def canonical(text: str, normalized: bool = False) -> str:
+    """Normalised text with one way of writing numbers, without punctuation or spaces
+    (``normalized``: the text has been through nlp.normalize already)."""
+    text = text if isinstance(text, str) else str(text)
+    text = text if normalized else normalize(text)
     text = _CN_RUN.sub(lambda m: str(n) if (n := chinese_number(m.group(0))) is not None else m.group(0), text)
 
     def dotted(m: re.Match) -> str:

@@ -8,7 +8,7 @@ verified pairs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Matcher:
     min_bands: int = 2
     verify_top: int = 40
     bucket_limit: int = 200  # a bucket larger than this is a bigram every report has
+    scores: dict = field(default_factory=dict, repr=False)  # of the last ``verify``
 
     @classmethod
     def default(cls, tokenizer=None, extractor=None) -> "Matcher":
@@ -48,7 +49,7 @@ class Matcher:
         from nlp.normalize import normalize
 
         norm = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
-        canons = [canonical(t) for t in norm]
+        canons = [canonical(t, normalized=True) for t in norm]
         docs = [self.verifier.doc(c, self.verifier.elements(t)) for c, t in zip(canons, norm)]
         return self.fingerprinter.signatures(canons), docs
 
@@ -85,7 +86,7 @@ class Matcher:
     def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
         """Row -> verified matches (row, similarity), most similar first."""
         out: dict[int, list[tuple[int, float]]] = {}
-        done: dict[tuple[int, int], float] = {}
+        done = self.scores = {}  # (a, b) -> similarity of every scored pair, a < b
         for a, others in cands.items():
             for b in others:
                 key = (min(a, b), max(a, b))
@@ -101,9 +102,16 @@ class Matcher:
         return self.verify(self.candidates(sigs), dict(enumerate(docs)))
 
 
-def groups(matches: dict[int, list[tuple[int, float]]]) -> dict[int, int]:
-    """Row -> group number (1, 2, ... in order of each group's first row) for rows with a match."""
+def groups(matches: dict[int, list[tuple[int, float]]], scores: dict[tuple[int, int], float] | None = None,
+           threshold: float = 0.5) -> dict[int, int]:
+    """Row -> group number (1, 2, ... in order of each group's first row) for rows with a match.
+
+    Verified pairs join groups, the most similar first; two groups join only when the pairs
+    between them that were scored average at least ``threshold`` (``scores``: (a, b) -> similarity,
+    a < b), so one borderline pair does not chain two matters into one group."""
     parent: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    scores = scores or {}
 
     def find(x: int) -> int:
         while parent.setdefault(x, x) != x:
@@ -111,11 +119,22 @@ def groups(matches: dict[int, list[tuple[int, float]]]) -> dict[int, int]:
             x = parent[x]
         return x
 
-    for a, found in matches.items():
-        for b, _ in found:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    roots = sorted({find(x) for x in parent})
-    number = {r: k + 1 for k, r in enumerate(roots)}
-    return {x: number[find(x)] for x in sorted(parent)}
+    edges = sorted({(min(a, b), max(a, b), s) for a, found in matches.items() for b, s in found},
+                   key=lambda e: (-e[2], e[0], e[1]))
+    for a, b, _ in edges:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        ma, mb = members.get(ra, [ra]), members.get(rb, [rb])
+        cross = [scores[(min(x, y), max(x, y))] for x in ma for y in mb if (min(x, y), max(x, y)) in scores]
+        if cross and sum(cross) / len(cross) < threshold:
+            continue
+        root, other = min(ra, rb), max(ra, rb)
+        parent[other] = root
+        members[root] = ma + mb
+        members.pop(other, None)
+    size: dict[int, int] = {}
+    for x in parent:
+        size[find(x)] = size.get(find(x), 0) + 1
+    number = {r: k + 1 for k, r in enumerate(sorted(r for r, n in size.items() if n > 1))}
+    return {x: number[find(x)] for x in sorted(parent) if find(x) in number}
