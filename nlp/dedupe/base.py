@@ -1,7 +1,8 @@
 """The clue base: every report classified with ``--base``, so a new batch is matched against all
 earlier ones. SQLite: WAL journal, one transaction per ``add``, file mode 0600 (clue text is
-confidential). LSH band keys sit in an indexed table, so a lookup reads a few dozen index
-ranges whatever the size of the base.
+confidential). Each report keeps its id, normalised text, labels, extracted elements and date;
+its fingerprint is its LSH band keys, kept in an indexed table (``buckets``), so a lookup reads a
+few dozen index ranges whatever the size of the base.
 
     >>> base = ClueBase("线索库.sqlite")
     >>> base.add([{"id": "C0012", "text": "……", "labels": {"维度": "懒"}, "date": "2026-12-07"}])
@@ -27,7 +28,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reports (
   rid INTEGER PRIMARY KEY, id TEXT NOT NULL, digest TEXT NOT NULL, text TEXT NOT NULL,
-  elements TEXT NOT NULL, labels TEXT NOT NULL, date TEXT NOT NULL, run TEXT NOT NULL, sig BLOB NOT NULL,
+  elements TEXT NOT NULL, labels TEXT NOT NULL, date TEXT NOT NULL, run TEXT NOT NULL,
   UNIQUE (id, digest));
 CREATE TABLE IF NOT EXISTS buckets (key INTEGER NOT NULL, rid INTEGER NOT NULL, PRIMARY KEY (key, rid)) WITHOUT ROWID;
 """
@@ -59,6 +60,7 @@ class ClueBase:
             self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA cache_size=-262144")  # 256 MB of pages: the bucket index stays hot
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as e:
             raise UserError(f"线索库 {self.path} 无法打开（{e}）：请确认它是本工具建立的线索库文件。") from None
@@ -103,20 +105,21 @@ class ClueBase:
         verifier = self.matcher.verifier
         today = _dt.date.today().isoformat()
         added = 0
+        buckets = []
         with self._transaction():
             for k, i in enumerate(keep):
                 r = reports[i]
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO reports (id, digest, text, elements, labels, date, run, sig) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO reports (id, digest, text, elements, labels, date, run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (str(r.get("id", "")), digest(norms[i]), norms[i],
                      json.dumps(verifier.elements(norms[i]), ensure_ascii=False),
-                     json.dumps(r.get("labels") or {}, ensure_ascii=False), str(r.get("date") or today), self.run,
-                     sigs[k].astype("<u8").tobytes()))
+                     json.dumps(r.get("labels") or {}, ensure_ascii=False), str(r.get("date") or today), self.run))
                 if cur.rowcount:
                     added += 1
-                    self.db.executemany("INSERT OR IGNORE INTO buckets VALUES (?, ?)",
-                                        [(int(key), cur.lastrowid) for key in keys[k]])
+                    buckets.extend((int(key), cur.lastrowid) for key in keys[k])
+            buckets.sort()  # in index order: the B-tree is written page by page
+            self.db.executemany("INSERT OR IGNORE INTO buckets VALUES (?, ?)", buckets)
         return added
 
     def _transaction(self):
@@ -147,12 +150,12 @@ class ClueBase:
         s = settings()["search"]
         keys = self.matcher.fingerprinter.band_keys(np.asarray(sig)[None, :])[0]
         limit = int(s["bucket_limit"])
+        one = f"SELECT * FROM (SELECT rid FROM buckets WHERE key=? LIMIT {limit})"
         counts: dict[int, int] = {}
-        for key in keys.tolist():
-            for (rid,) in self.db.execute("SELECT rid FROM buckets WHERE key=? LIMIT ?", (key, limit)):
-                counts[rid] = counts.get(rid, 0) + 1
+        for (rid,) in self.db.execute(" UNION ALL ".join([one] * len(keys)), keys.tolist()):
+            counts[rid] = counts.get(rid, 0) + 1
         best = sorted((rid for rid, c in counts.items() if c >= self.matcher.min_bands),
-                      key=lambda rid: (-counts[rid], rid))[:self.matcher.verify_top]
+                      key=lambda rid: (-counts[rid], rid))[:int(s["base_verify_top"])]
         if not best:
             return []
         marks = ",".join("?" * len(best))

@@ -64,24 +64,35 @@ class Matcher:
         rows = np.repeat(np.arange(n), keys.shape[1])[~np.repeat(empty, keys.shape[1])]
         flat = keys[~empty].ravel()
         order = np.argsort(flat, kind="stable")
-        flat, rows = flat[order], rows[order]
+        flat, rows = flat[order], rows[order]  # rows ascending within a bucket
         starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
         sizes = np.diff(np.r_[starts, len(flat)])
-        counts: dict[tuple[int, int], int] = {}
-        limit = self.bucket_limit
-        for s, k in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
-            members = rows[s:s + min(k, limit)].tolist()
-            for x in range(len(members)):
-                a = members[x]
-                for b in members[x + 1:]:
-                    counts[(a, b)] = counts.get((a, b), 0) + 1
-        out: dict[int, list[tuple[int, int]]] = {}
-        for (a, b), c in counts.items():
-            if c >= self.min_bands:
-                out.setdefault(a, []).append((c, b))
-                out.setdefault(b, []).append((c, a))
-        return {a: [b for _, b in sorted(lst, key=lambda cb: (-cb[0], cb[1]))[:self.verify_top]]
-                for a, lst in out.items()}
+        # position of each entry within its bucket; a bucket is read up to bucket_limit entries
+        pos = np.arange(len(flat)) - np.repeat(starts, sizes)
+        keep = pos < self.bucket_limit
+        flat, rows, pos, size = flat[keep], rows[keep], pos[keep], np.minimum(np.repeat(sizes, sizes)[keep],
+                                                                              self.bucket_limit)
+        pairs = []
+        active = np.flatnonzero(size > 1)
+        for d in range(1, self.bucket_limit):  # entry i with the entry d places after it in its bucket
+            active = active[pos[active] + d < size[active]]
+            if not len(active):
+                break
+            pairs.append(rows[active].astype(np.int64) * n + rows[active + d])
+        if not pairs:
+            return {}
+        codes, counts = np.unique(np.concatenate(pairs), return_counts=True)
+        codes, counts = codes[counts >= self.min_bands], counts[counts >= self.min_bands]
+        a, b = codes // n, codes % n
+        both = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([counts, counts])
+        order = np.lexsort((both[1], -both[2], both[0]))  # by row, most bands first, then row order
+        first, other = both[0][order], both[1][order]
+        out: dict[int, list[int]] = {}
+        for x, y in zip(first.tolist(), other.tolist()):
+            lst = out.setdefault(x, [])
+            if len(lst) < self.verify_top:
+                lst.append(y)
+        return out
 
     def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
         """Row -> verified matches (row, similarity), most similar first."""

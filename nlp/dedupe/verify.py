@@ -47,8 +47,20 @@ class Doc:
     dates: frozenset  # years and months stated
 
 
-def _weights(counts: Counter, n: int, df: dict) -> dict:
-    w = {t: (1 + math.log(c)) * math.log((n + 1) / (df.get(t, 0) + 1)) for t, c in counts.items()}
+@lru_cache(maxsize=2)
+def _idf(path: str | None) -> tuple[dict, float]:
+    n, df = document_frequencies(path)
+    return {t: math.log((n + 1) / (c + 1)) for t, c in df.items()}, math.log(n + 1)
+
+
+@lru_cache(maxsize=64)
+def _pairs_index(n: int):
+    return np.triu_indices(n)
+
+
+def _weights(counts: Counter, idf: dict, unseen: float) -> dict:
+    get = idf.get
+    w = {t: (1 + math.log(c)) * get(t, unseen) if c > 1 else get(t, unseen) for t, c in counts.items()}
     norm = math.sqrt(sum(v * v for v in w.values())) or 1.0
     return {t: v / norm for t, v in w.items()}
 
@@ -112,12 +124,14 @@ class Verifier:
     coef, intercept : logistic weights of the features (order of ``FEATURES``) and their pairwise
         products (upper triangle, row by row).
     C : inverse regularisation strength used by ``fit``.
+    min_char_cosine : pairs whose character cosine is lower score 0 without the other features.
     threshold : similarity at or above which a pair is one matter.
     df_path : document-frequency file; default the bundled one.
     """
 
     def __init__(self, tokenizer, extractor, coef=None, intercept: float = 0.0, threshold: float = 0.5,
-                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3, persons: str = "", C: float = 1.0):
+                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3, persons: str = "", C: float = 1.0,
+                 min_char_cosine: float = 0.0):
         self.tokenizer = tokenizer
         self.extractor = extractor
         self.coef = coef
@@ -129,6 +143,7 @@ class Verifier:
         self.name_chars = name_chars
         self.persons = persons
         self.C = C
+        self.min_char_cosine = min_char_cosine
 
     # ------------------------------------------------------------------ docs
     def elements(self, normalized: str) -> dict:
@@ -137,6 +152,7 @@ class Verifier:
 
     def doc(self, canon: str, elements: dict) -> Doc:
         n, df = document_frequencies(self.df_path)
+        idf, unseen = _idf(self.df_path)
         words = Counter("w:" + w for w in self.tokenizer.words(canon) if len(w) > 1 or w.isdigit())
         chars = Counter("c:" + canon[i:i + 2] for i in range(len(canon) - 1))
         numbers = frozenset(m for m in _NUMBER.findall(canon) if len(m) > 1 or m != "1")
@@ -144,7 +160,7 @@ class Verifier:
         names = {(m.group(1), m.group(0)[-self.name_chars:]) for m in _names(self.names).finditer(canon)}
         names.update(("人:" + m.group(2), m.group(1)) for m in _names(self.persons).finditer(canon))
         names = frozenset(names)
-        return Doc(canon, elements, _weights(words, n, df), _weights(chars, n, df), numbers, rare, names,
+        return Doc(canon, elements, _weights(words, idf, unseen), _weights(chars, idf, unseen), numbers, rare, names,
                    frozenset(_YEAR_MONTH.findall(canon)))
 
     def prepare(self, text: str) -> Doc:
@@ -170,9 +186,13 @@ class Verifier:
         """The features and their pairwise products (a name conflict weighs more when the texts
         are alike: the logistic function sees such interactions only through the products)."""
         f = self.features(a, b)
-        return np.concatenate([f, np.outer(f, f)[np.triu_indices(len(f))]])
+        return np.concatenate([f, np.outer(f, f)[_pairs_index(len(f))]])
 
     def similarity(self, a: Doc, b: Doc) -> float:
+        if a.canon == b.canon and a.canon:
+            return 1.0  # the same text again (punctuation, script and number format aside)
+        if _cosine(a.chars, b.chars) < self.min_char_cosine:
+            return 0.0  # too little in common to be one matter: no need for the other features
         z = float(np.dot(self.coef, self.expanded(a, b))) + self.intercept
         return 1.0 / (1.0 + math.exp(-z))
 
