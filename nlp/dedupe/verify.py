@@ -130,8 +130,8 @@ class Verifier:
     """
 
     def __init__(self, tokenizer, extractor, coef=None, intercept: float = 0.0, threshold: float = 0.5,
-                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3, persons: str = "", C: float = 1.0,
-                 min_char_cosine: float = 0.0):
+                 df_path: str | None = None, rare_df: int = 2, names: str = "", name_chars: int = 3,
+                 persons: str = "", C: float = 1.0, min_char_cosine: float = 0.0):
         self.tokenizer = tokenizer
         self.extractor = extractor
         self.coef = coef
