@@ -129,9 +129,10 @@ class BatchDedupe:
 
         for found in self._map(pool, _details, wanted()):
             for row, detail in zip(picked.popleft(), found):
-                details[row] = detail
                 if self.base is not None and detail[0]:
                     self._look_up(row, sigs[row], detail)
+                if row in cands:  # kept only for the verification of the batch's own pairs
+                    details[row] = detail
         verifier = self.matcher.verifier
 
         @lru_cache(maxsize=8192)

@@ -25,7 +25,7 @@ class Matcher:
     verifier: Verifier
     min_bands: int = 2
     verify_top: int = 40
-    bucket_limit: int = 200  # a bucket larger than this is a bigram every report has
+    bucket_limit: int = 200  # a bucket larger than this is a bigram too common to tell matters apart
     scores: dict = field(default_factory=dict, repr=False)  # of the last ``verify``
 
     @classmethod
@@ -67,11 +67,11 @@ class Matcher:
         flat, rows = flat[order], rows[order]  # rows ascending within a bucket
         starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
         sizes = np.diff(np.r_[starts, len(flat)])
-        # position of each entry within its bucket; a bucket is read up to bucket_limit entries
-        pos = np.arange(len(flat)) - np.repeat(starts, sizes)
-        keep = pos < self.bucket_limit
-        flat, rows, pos, size = flat[keep], rows[keep], pos[keep], np.minimum(np.repeat(sizes, sizes)[keep],
-                                                                              self.bucket_limit)
+        # a bucket with more reports than bucket_limit is a bigram too common to tell matters apart
+        size = np.repeat(sizes, sizes)
+        keep = (size > 1) & (size <= self.bucket_limit)
+        flat, rows, size = flat[keep], rows[keep], size[keep]
+        pos = _rank_in_runs(flat)
         pairs = []
         active = np.flatnonzero(size > 1)
         for d in range(1, self.bucket_limit):  # entry i with the entry d places after it in its bucket
@@ -87,11 +87,10 @@ class Matcher:
         both = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([counts, counts])
         order = np.lexsort((both[1], -both[2], both[0]))  # by row, most bands first, then row order
         first, other = both[0][order], both[1][order]
+        best = _rank_in_runs(first) < self.verify_top
         out: dict[int, list[int]] = {}
-        for x, y in zip(first.tolist(), other.tolist()):
-            lst = out.setdefault(x, [])
-            if len(lst) < self.verify_top:
-                lst.append(y)
+        for x, y in zip(first[best].tolist(), other[best].tolist()):
+            out.setdefault(x, []).append(y)
         return out
 
     def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
@@ -111,6 +110,14 @@ class Matcher:
         """Verified matches within ``texts`` (everything in memory: for small batches and tuning)."""
         sigs, docs = self.prepare(texts)
         return self.verify(self.candidates(sigs), dict(enumerate(docs)))
+
+
+def _rank_in_runs(values: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive values."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return np.arange(len(values)) - np.repeat(starts, np.diff(np.r_[starts, len(values)]))
 
 
 def groups(matches: dict[int, list[tuple[int, float]]], scores: dict[tuple[int, int], float] | None = None,
