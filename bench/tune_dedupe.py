@@ -24,7 +24,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlp.dedupe import settings  # noqa: E402
 from nlp.dedupe.fingerprint import canonical  # noqa: E402
 
 
