@@ -149,12 +149,12 @@ class ClueBase:
         added, ``exclude`` the report (id, digest of its normalised text) itself."""
         s = settings()["search"]
         keys = self.matcher.fingerprinter.band_keys(np.asarray(sig)[None, :])[0]
-        limit = int(s["bucket_limit"])
+        limit = int(s["base_bucket_limit"])
         one = f"SELECT * FROM (SELECT rid FROM buckets WHERE key=? LIMIT {limit})"
         counts: dict[int, int] = {}
         for (rid,) in self.db.execute(" UNION ALL ".join([one] * len(keys)), keys.tolist()):
             counts[rid] = counts.get(rid, 0) + 1
-        best = sorted((rid for rid, c in counts.items() if c >= self.matcher.min_bands),
+        best = sorted((rid for rid, c in counts.items() if c >= int(s["base_min_bands"])),
                       key=lambda rid: (-counts[rid], rid))[:int(s["base_verify_top"])]
         if not best:
             return []
