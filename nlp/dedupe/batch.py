@@ -5,7 +5,9 @@ Before the classification pass the input is read twice more, in chunks (memory s
 1. fingerprints: each chunk's MinHash signatures (in the worker processes when there are any);
    the parent keeps only the signatures (64 integers a report) and the ids;
 2. verification: the reports in a candidate pair (and, with a base, every report) are read
-   again and normalised; the pairs are verified and grouped; each report is looked up in the base.
+   again, normalised and their elements extracted (in the workers); the parent keeps the
+   normalised text and elements of the reports in a candidate pair only, verifies the pairs and
+   groups them; with a base, each report is looked up in it as it comes.
 
 The classification pass then gets the two columns with each chunk. With ``--base`` the batch is
 added to the base after the output file is complete, one transaction a chunk (a re-run after a
