@@ -106,20 +106,23 @@ class ClueBase:
         today = _dt.date.today().isoformat()
         added = 0
         buckets = []
-        with self._transaction():
-            for k, i in enumerate(keep):
-                r = reports[i]
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO reports (id, digest, text, elements, labels, date, run) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (str(r.get("id", "")), digest(norms[i]), norms[i],
-                     json.dumps(verifier.elements(norms[i]), ensure_ascii=False),
-                     json.dumps(r.get("labels") or {}, ensure_ascii=False), str(r.get("date") or today), self.run))
-                if cur.rowcount:
-                    added += 1
-                    buckets.extend((int(key), cur.lastrowid) for key in keys[k])
-            buckets.sort()  # in index order: the B-tree is written page by page
-            self.db.executemany("INSERT OR IGNORE INTO buckets VALUES (?, ?)", buckets)
+        try:
+            with self._transaction():
+                for k, i in enumerate(keep):
+                    r = reports[i]
+                    cur = self.db.execute(
+                        "INSERT OR IGNORE INTO reports (id, digest, text, elements, labels, date, run) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (str(r.get("id", "")), digest(norms[i]), norms[i],
+                         json.dumps(verifier.elements(norms[i]), ensure_ascii=False),
+                         json.dumps(r.get("labels") or {}, ensure_ascii=False), str(r.get("date") or today), self.run))
+                    if cur.rowcount:
+                        added += 1
+                        buckets.extend((int(key), cur.lastrowid) for key in keys[k])
+                buckets.sort()  # in index order: the B-tree is written page by page
+                self.db.executemany("INSERT OR IGNORE INTO buckets VALUES (?, ?)", buckets)
+        except sqlite3.Error as e:
+            raise UserError(f"线索库 {self.path} 无法写入（{e}），本次的线索没有存入（已存入的不受影响）。") from None
         return added
 
     def _transaction(self):
