@@ -174,6 +174,9 @@ def classify(
     engine: str = typer.Option("local", "--engine", help="运行方式：local（本机多进程）或 dask（本机集群或远程 Dask 集群）"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="Dask 调度器地址，如 tcp://10.0.0.5:8786（不给则在本机启动集群）"),
+    dedupe: bool = typer.Option(False, "--dedupe", help="找出本批中重复反映同一事项的线索：增加“重复组”“相似线索”列"),
+    base: Optional[Path] = typer.Option(None, "--base", help="线索库文件（SQLite）：与既往线索比对，并把本批存入库中。"
+                                                             "库中保存线索原文，请放在有权限控制的位置"),
 ):
     from nlp.registry import Registry
 
@@ -207,12 +210,15 @@ def classify(
         annotator = Annotator(clf, split_cases=split_cases, names=not codes_only)
         if text is not None:
             typer.echo(_intake(annotator, text))
+            if base is not None:
+                typer.echo(_earlier(base, text))
         elif engine == "dask":
             _dask(annotator, registry, model, input, output, column, scheduler, workers)
         elif suggest:
             _suggest(annotator, input, output, column, suggest, chunk_size)
         else:
-            _batch(annotator, input, output, column, workers, chunk_size, tuple(by), started)
+            _batch(annotator, input, output, column, workers, chunk_size, tuple(by), started,
+                   dedupe or base is not None, base)
     except UserError as e:
         _fail(str(e))
 
@@ -224,6 +230,17 @@ def _dask(annotator, registry, version, source: Path, target: Path, column: str,
                              scheduler=scheduler, workers=max(1, workers))
     typer.echo(f"已写入 {target}（Dask：{result['files']} 个输入文件、{result['partitions']} 个分区，"
                f"用时 {result['seconds']:.1f} 秒）。用 pandas.read_parquet 或逐个 CSV 文件读取。")
+
+
+def _earlier(path: Path, text: str) -> str:
+    from nlp.dedupe.base import ClueBase
+
+    with ClueBase(path) as clue_base:
+        found = clue_base.similar(text, k=5)
+    if not found:
+        return f"相似的既往线索：线索库（{len(clue_base)} 条）中没有。"
+    return "相似的既往线索：\n" + "\n".join(f"  {m['id']}（相似度 {m['similarity']:.2f}，{m['date']}）{m['text'][:60]}"
+                                       for m in found)
 
 
 def _intake(annotator, text: str) -> str:
@@ -276,7 +293,8 @@ def _check_chunk(chunk, column: str, source: Path, by: tuple[str, ...] = ()) -> 
 
 
 def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int,
-           by: tuple[str, ...] = (), started: float | None = None) -> None:
+           by: tuple[str, ...] = (), started: float | None = None, dedupe: bool = False,
+           base: Optional[Path] = None) -> None:
     import pandas as pd
     from tqdm import tqdm
 
@@ -293,6 +311,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     writer = TableWriter(target, highlight=(QUALITY, LOW), wide=(column,))
     bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
     pool = None
+    repeats = _repeats(source, column, chunk_size, base) if dedupe else None
     try:
         with writer:
             chunks = read_chunks(source, chunk_size)
@@ -303,6 +322,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                     rows_in, res = pending.popleft()
                     res = res if isinstance(res, pd.DataFrame) else res.get()
                     if isinstance(res, pd.DataFrame):
+                        res = repeats.collect(res) if repeats is not None else res
                         writer.write(res)
                         tally.add(res)
                     else:
@@ -314,19 +334,25 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             # Workers render text rows themselves when every chunk has the same columns
             # (CSV and Excel inputs; JSONL lines may differ in their keys).
             fmt = writer.fmt if writer.renders_text and file_format(source) != "jsonl" else None
+            fmt = None if repeats is not None and repeats.base is not None else fmt  # labels go to the base
             first = next(chunks, None)
             second = next(chunks, None)
             if second is not None and workers > 1:
                 # more than one chunk: worth the worker processes (fork shares the loaded model)
                 annotator.warm_up()
+                if repeats is not None:
+                    repeats.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
+            if repeats is not None:
+                repeats.prepare(pool, check=lambda c: _check_chunk(c, column, source))
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
                 _check_chunk(chunk, column, source, by)
                 n_in += len(chunk.frame)
+                frame = repeats.annotate(chunk.frame) if repeats is not None else chunk.frame
                 if pool is None:
-                    pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
+                    pending.append((len(frame), annotator.annotate(frame, column)))
                 else:
-                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column, fmt, tally))))
+                    pending.append((len(frame), pool.apply_async(_work, (frame, column, fmt, tally))))
                 drain(block=False)
             drain(block=True)
             if n_in == 0:
@@ -337,11 +363,23 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
         bar.close()
         if pool is not None:
             pool.terminate()
+    if repeats is not None and repeats.base is not None:
+        added = repeats.store()
+        _say(f"已存入线索库 {base}：新增 {added} 条，库中共 {len(repeats.base)} 条。")
     elapsed = max(time.time() - started, 1e-9)
     typer.echo(tally.render())
+    if repeats is not None:
+        typer.echo(repeats.summary())
     rate = n_in / elapsed
     typer.echo(f"已写入 {target}（输入 {n_in} 条，全程用时 {elapsed:.1f} 秒，含加载模型和读写文件；"
                f"{rate:.{0 if rate >= 10 else 1}f} 条/秒）。")
+
+
+def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
+    from nlp.dedupe.base import ClueBase
+    from nlp.dedupe.batch import BatchDedupe
+
+    return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None)
 
 
 def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:
