@@ -129,7 +129,10 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
     def login(body: LoginIn, request: Request, response: Response):
         if not auth.users:
             _fail(400, "本受理台未配置用户登录。")
-        session = auth.login(body.username, body.password, request.client.host if request.client else "")
+        try:
+            session = auth.login(body.username, body.password, request.client.host if request.client else "")
+        except UserError as e:
+            _fail(429, str(e))
         if session is None:
             _fail(401, "用户名或密码不对。")
         response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", secure=auth.secure_cookie,

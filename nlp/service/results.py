@@ -15,7 +15,7 @@ import pandas as pd
 from nlp.errors import UserError
 from nlp.normalize import normalize
 from nlp.quality import is_bulletin, questions
-from nlp.taxonomy import LOW, QUALITY, Taxonomy
+from nlp.taxonomy import GOOD, LOW, QUALITY, Taxonomy
 
 # Element columns an output row may carry (the 要素 work adds them); the page shows those present.
 ELEMENT_FIELDS = ("被反映对象", "对象", "时间", "地点", "具体行为", "后果")
@@ -82,6 +82,10 @@ class Desk:
         if unknown:
             raise UserError(f"未知的标签列：{'、'.join(unknown)}。可用：{'、'.join(self.taxonomy.ids)}")
         clean = {s: self.taxonomy[s].canonical(str(labels.get(s) or "")) for s in self.taxonomy.ids}
+        quality = clean.get(QUALITY, "")
+        for s in self.taxonomy.schemes:  # a 低质 row has no categories, a 合格 row no 低质原因
+            if s.applies_to not in ("all", quality) and quality in (GOOD, LOW):
+                clean[s.id] = ""
         problems = validate_rows(pd.DataFrame([{"text": text, **clean}]), self.taxonomy)
         if problems:
             raise UserError("；".join(f"“{p.column}”{p.message}" for p in problems))
