@@ -12,13 +12,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlp.errors import UserError
 from nlp.io import write_text_atomic
+from nlp.service.store import PrivateDB
 
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 NAME = re.compile(r"^[^\s:#]{1,64}$")
@@ -98,22 +98,39 @@ class Session:
     expires: float
 
 
+SESSION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    key     TEXT PRIMARY KEY,  -- sha256 of the cookie value: the file holds no usable session
+    user    TEXT NOT NULL,
+    csrf    TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS failures_key ON failures (key, at);
+"""
+MAX_FAILURES, FAILURE_WINDOW = 5, 300  # failed logins of one name or address in seconds
+
+
 @dataclass
 class Auth:
     """Who may use the desk. ``required`` is False only on a loopback address with no users and
-    no tokens configured: then the one person at this computer is the user."""
+    no tokens configured: then the one person at this computer is the user. Sessions and failed
+    logins live in a private SQLite file (shared by the server's worker processes)."""
 
     users: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # name -> sha256 of the token
     secure_cookie: bool = False
-    _sessions: dict[str, Session] = field(default_factory=dict)
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    state: Path | None = None  # the sessions database; required when users are configured
     local_csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
+    def __post_init__(self):
+        self._db = PrivateDB(self.state, SESSION_SCHEMA, "会话数据库") if self.users and self.state else None
+        if self.users and self._db is None:
+            raise ValueError("a sessions database is needed for user logins")
+
     @classmethod
-    def from_files(cls, users: Path | None, tokens: Path | None, secure_cookie: bool = False) -> "Auth":
-        return cls(read_entries(users, "用户"), read_entries(tokens, "令牌"), secure_cookie)
+    def from_files(cls, users: Path | None, tokens: Path | None, state: Path, secure_cookie: bool = False) -> "Auth":
+        return cls(read_entries(users, "用户"), read_entries(tokens, "令牌"), secure_cookie, state)
 
     @property
     def required(self) -> bool:
@@ -134,39 +151,36 @@ class Auth:
         name or the address (5 in 5 minutes)."""
         now = time.time()
         keys = (f"u:{user}", f"c:{client}")
-        with self._lock:
-            for k in keys:
-                recent = [t for t in self._failures.get(k, []) if now - t < 300]
-                self._failures[k] = recent
-                if len(recent) >= 5:
-                    raise UserError("登录失败次数过多，请 5 分钟后再试。")
+        self._db.write("DELETE FROM failures WHERE at < ?", (now - FAILURE_WINDOW,))
+        for k in keys:
+            if self._db.query("SELECT COUNT(*) FROM failures WHERE key = ?", (k,))[1][0][0] >= MAX_FAILURES:
+                raise UserError("登录失败次数过多，请 5 分钟后再试。")
         stored = self.users.get(user)
         # a dummy hash for unknown names keeps the answer time the same
         ok = verify_password(password, stored or _DUMMY) and stored is not None
-        with self._lock:
-            if not ok:
-                for k in keys:
-                    self._failures.setdefault(k, []).append(now)
-                return None
+        if not ok:
             for k in keys:
-                self._failures.pop(k, None)
-            sid = secrets.token_urlsafe(32)
-            session = self._sessions[sid] = Session(sid, user, secrets.token_urlsafe(24), now + SESSION_HOURS * 3600)
-            return session
+                self._db.write("INSERT INTO failures (key, at) VALUES (?, ?)", (k, now))
+            return None
+        for k in keys:
+            self._db.write("DELETE FROM failures WHERE key = ?", (k,))
+        self._db.write("DELETE FROM sessions WHERE expires < ?", (now,))
+        session = Session(secrets.token_urlsafe(32), user, secrets.token_urlsafe(24), now + SESSION_HOURS * 3600)
+        self._db.write("INSERT INTO sessions (key, user, csrf, expires) VALUES (?, ?, ?, ?)",
+                       (_token_hash(session.id), session.user, session.csrf, session.expires))
+        return session
 
     def session(self, sid: str | None) -> Session | None:
-        if not sid:
+        if not sid or self._db is None:
             return None
-        with self._lock:
-            s = self._sessions.get(sid)
-            if s is not None and s.expires < time.time():
-                del self._sessions[sid]
-                s = None
-            return s
+        rows = self._db.query("SELECT user, csrf, expires FROM sessions WHERE key = ?", (_token_hash(sid),))[1]
+        if not rows or rows[0][2] < time.time():
+            return None
+        return Session(sid, *rows[0])
 
     def logout(self, sid: str | None) -> None:
-        with self._lock:
-            self._sessions.pop(sid or "", None)
+        if sid and self._db is not None:
+            self._db.write("DELETE FROM sessions WHERE key = ?", (_token_hash(sid),))
 
 
 _DUMMY = hash_password(secrets.token_urlsafe(12))

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import sqlite3
-import threading
 from pathlib import Path
 
 import pandas as pd
 
 from nlp.errors import UserError
+from nlp.service.store import PrivateDB, is_sqlite
 
 PENDING = "待核对"
 CONFIRMED = "已核对"
 STATUSES = (PENDING, CONFIRMED)
 DB_NAME = "reviews.db"
-SQLITE_MAGIC = b"SQLite format 3\x00"
 # column names of the export, as train.py --add reads them (nlp/training.py)
 REVIEWED_COL, REVIEWER_COL, DATE_COL = "已核对", "核对人", "核对日期"
 
@@ -47,12 +45,7 @@ CREATE INDEX IF NOT EXISTS reviews_status ON reviews (status, id);
 
 
 def is_review_db(path: str | Path) -> bool:
-    """A review database (by its first bytes, whatever its name)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
-    except OSError:
-        return False
+    return is_sqlite(path)
 
 
 def _now() -> str:
@@ -60,48 +53,20 @@ def _now() -> str:
 
 
 class ReviewStore:
-    """Review records in one SQLite file; safe to share between the server's threads."""
+    """Review records in one private SQLite file; safe to share between the server's threads."""
 
     def __init__(self, path: str | Path, create: bool = True):
-        self.path = Path(path)
-        if not self.path.exists():
-            if not create:
-                raise UserError(f"找不到受理台数据库 {self.path}")
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        elif not is_review_db(self.path):
-            raise UserError(f"{self.path} 不是受理台数据库（SQLite）。")
-        os.chmod(self.path, 0o600)  # WAL and shared-memory files take the database file's mode
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            if create:
-                self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise UserError(f"受理台数据库 {self.path} 无法打开：{e}") from None
+        self.db = PrivateDB(path, SCHEMA, "受理台数据库", create)
+        self.path = self.db.path
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _write(self, sql: str, args: tuple) -> sqlite3.Cursor:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._db.execute(sql, args)
-                self._db.execute("COMMIT")
-                return cur
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        self.db.close()
 
     # ------------------------------------------------------------------ writes
     def add(self, text: str, labels: dict, status: str, reviewer: str = "", model: dict | None = None,
             model_version: str = "", source_id: str = "", saved_by: str = "") -> int:
         now = _now()
-        cur = self._write(
+        cur = self.db.write(
             "INSERT INTO reviews (created, updated, status, source_id, text, labels, model, model_version,"
             " reviewer, reviewed_at, saved_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (now, now, status, source_id, text, json.dumps(labels, ensure_ascii=False),
@@ -111,7 +76,7 @@ class ReviewStore:
 
     def update(self, rid: int, labels: dict, status: str, reviewer: str, saved_by: str = "") -> bool:
         now = _now()
-        cur = self._write(
+        cur = self.db.write(
             "UPDATE reviews SET labels = ?, status = ?, reviewer = ?, updated = ?, saved_by = ?,"
             " reviewed_at = CASE WHEN ? = '已核对' THEN ? ELSE '' END WHERE id = ?",
             (json.dumps(labels, ensure_ascii=False), status, reviewer, now, saved_by, status, now, rid))
@@ -119,10 +84,8 @@ class ReviewStore:
 
     # ------------------------------------------------------------------ reads
     def _rows(self, where: str = "", args: tuple = (), tail: str = "") -> list[dict]:
-        with self._lock:
-            cur = self._db.execute(f"SELECT * FROM reviews {where} ORDER BY id DESC {tail}", args)
-            names = [d[0] for d in cur.description]
-            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        names, got = self.db.query(f"SELECT * FROM reviews {where} ORDER BY id DESC {tail}", args)
+        rows = [dict(zip(names, r)) for r in got]
         for r in rows:
             r["labels"] = json.loads(r["labels"])
             r["model"] = json.loads(r["model"])
@@ -138,8 +101,7 @@ class ReviewStore:
         return self._rows("", (limit, offset), "LIMIT ? OFFSET ?")
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
-            got = dict(self._db.execute("SELECT status, COUNT(*) FROM reviews GROUP BY status").fetchall())
+        got = dict(self.db.query("SELECT status, COUNT(*) FROM reviews GROUP BY status")[1])
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
     def frame(self, schemes: list[str], status: str | None = None) -> pd.DataFrame:

@@ -36,7 +36,8 @@ def build(data: Path, model: str | None = None, models: Path | None = None, user
     from nlp.service.reviews import DB_NAME, ReviewStore
 
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
-    auth = Auth.from_files(users or data / "users.txt", tokens or data / "tokens.txt", secure_cookie)
+    auth = Auth.from_files(users or data / "users.txt", tokens or data / "tokens.txt", data / "sessions.db",
+                           secure_cookie)
     if not loopback and not auth.required:
         raise UserError("受理台要在本机以外的地址上提供服务，必须先配置登录：用 --add-user 姓名 添加用户，"
                         "或用 --add-token 系统名 生成 API 令牌。未配置登录时只能监听 127.0.0.1。")
