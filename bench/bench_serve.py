@@ -1,6 +1,6 @@
 """Benchmark: the 受理台's single-clue latency over HTTP on loopback.
 
-    python bench/bench_serve.py [--requests 1000] [--clients 20] [--duration 60]
+    python bench/bench_serve.py [--requests 1000] [--clients 20] [--duration 60] [--workers 2]
 
 Starts serve.py (the current model, a temporary data folder) on a free 127.0.0.1 port, then
 1. sends --requests single-clue POST /api/v1/classify requests one after another (after a
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import socket
 import subprocess
@@ -44,8 +45,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, data: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "--port", str(port), "--data", str(data)],
+def start_server(port: int, data: Path, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "--port", str(port), "--data", str(data),
+                             "--workers", str(workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -128,14 +130,16 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--duration", type=float, default=60)
+    ap.add_argument("--workers", type=int, default=2, help="serve.py --workers")
     args = ap.parse_args()
     texts = pd.read_csv(ROOT / "corpora" / "clues.csv", dtype=str, keep_default_na=False)["text"].tolist()
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
-        proc = start_server(port, Path(data))
+        proc = start_server(port, Path(data), args.workers)
         try:
             result = {"sequential": sequential(port, texts, args.requests),
                       "concurrent": concurrent(port, texts, args.clients, args.duration),
+                      "workers": args.workers, "load_average_after": list(os.getloadavg()),
                       "mean_text_chars": round(sum(map(len, texts)) / len(texts), 1)}
         finally:
             proc.terminate()

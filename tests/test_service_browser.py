@@ -43,7 +43,7 @@ def server(trained, tmp_path_factory):
         port = s.getsockname()[1]
     log = open(data / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "--port", str(port), "--data", str(data),
-                             "--models", str(trained)], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                             "--models", str(trained), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while True:
