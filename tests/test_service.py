@@ -79,6 +79,8 @@ def test_errors_are_chinese_json_without_the_text(client):
         (client.post("/api/v1/classify", json={"texts": ["x"] * 1001}), 413),
         (client.post("/api/v1/classify", content=b"[" + b'"a",' * (2 << 20) + b'"a"]',
                      headers={"content-type": "application/json"}), 413),
+        (client.post("/api/v1/classify", content=(b"a" * 65536 for _ in range(80)),  # chunked, no length
+                     headers={"content-type": "application/json"}), 413),
         (client.post("/api/v1/reviews", json={"text": secret, "labels": {"质量": "优秀"}, "reviewer": "李明"}), 400),
         (client.post("/api/v1/reviews", json={"text": secret, "labels": {"质量": "低质", "低质原因": "空泛"}}), 400),
         (client.get("/api/v1/reviews/99999"), 404),

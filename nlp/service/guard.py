@@ -56,15 +56,26 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         path = scope.get("path", "")
         started = False
+        over = False  # the body passed the limit: whatever the app answers, the client gets a 413
+
+        def with_headers(message):
+            extra = list(HEADERS)
+            if not path.startswith("/static/"):
+                extra.append((b"cache-control", b"no-store"))
+            return {**message, "headers": list(message.get("headers", [])) + extra}
 
         async def send_guarded(message):
             nonlocal started
+            if over:  # replace the app's answer (or the missing one) by a 413, once
+                if not started:
+                    started = True
+                    start, body = _json(413, f"请求过大（上限 {limit >> 20} MB）。")
+                    await send(with_headers(start))
+                    await send(body)
+                return
             if message["type"] == "http.response.start":
                 started = True
-                extra = list(HEADERS)
-                if not path.startswith("/static/"):
-                    extra.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": list(message.get("headers", [])) + extra}
+                message = with_headers(message)
             await send(message)
 
         async def answer(status: int, text: str):
@@ -84,11 +95,12 @@ class Guard:
         seen = 0
 
         async def receive_limited():
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    over = True
                     raise TooLarge()
             return message
 
@@ -96,7 +108,7 @@ class Guard:
             await self.app(scope, receive_limited, send_guarded)
         except TooLarge:
             if not started:
-                await answer(413, f"请求过大（上限 {limit >> 20} MB）。")
+                await send_guarded({"type": "http.response.start"})
         except Exception as e:  # never a traceback (it may quote clue text) in a log or a response
             log.error("请求处理出错：%s %s（%s）", scope.get("method"), path, type(e).__name__)
             if not started:
