@@ -90,6 +90,7 @@ def sequential(port: int, texts: list[str], n: int) -> dict:
 
 def concurrent(port: int, texts: list[str], clients: int, duration: float) -> dict:
     times: list[float] = []
+    counts: list[int] = []
     errors = [0]
     lock = threading.Lock()
     stop = time.time() + duration
@@ -111,6 +112,7 @@ def concurrent(port: int, texts: list[str], clients: int, duration: float) -> di
             bad += not ok
         with lock:
             times.extend(mine)
+            counts.append(len(mine))
             errors[0] += bad
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
@@ -122,7 +124,7 @@ def concurrent(port: int, texts: list[str], clients: int, duration: float) -> di
     elapsed = time.time() - t0
     return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(times), "errors": errors[0],
             "per_second": round(len(times) / elapsed, 1), "p50_ms": round(1000 * percentile(times, 0.5), 1),
-            "p99_ms": round(1000 * percentile(times, 0.99), 1)}
+            "p99_ms": round(1000 * percentile(times, 0.99), 1), "per_client": sorted(counts)}
 
 
 def main() -> None:

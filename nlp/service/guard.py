@@ -44,11 +44,28 @@ def _json(status: int, message: str) -> tuple[dict, dict]:
     return start, {"type": "http.response.body", "body": body}
 
 
+RECYCLE_AFTER = 16  # requests on one keep-alive connection before it is closed (see below)
+
+
 class Guard:
     def __init__(self, app, limits: Limits, loopback: bool):
         self.app = app
         self.limits = limits
         self.loopback = loopback
+        self._served: dict[tuple, int] = {}
+
+    def _recycle(self, scope) -> bool:
+        """Close a keep-alive connection now and then. With several worker processes, the one
+        that wakes first accepts every waiting connection and keeps it; a client that reconnects
+        goes to a worker that is free to accept, so the load evens out."""
+        client = scope.get("client")
+        if not client:
+            return False
+        if len(self._served) > 10_000:
+            self._served.clear()
+        n = self._served.get(tuple(client), 0) + 1
+        self._served[tuple(client)] = n
+        return n % RECYCLE_AFTER == 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -58,8 +75,12 @@ class Guard:
         started = False
         over = False  # the body passed the limit: whatever the app answers, the client gets a 413
 
+        recycle = self._recycle(scope)
+
         def with_headers(message):
             extra = list(HEADERS)
+            if recycle:
+                extra.append((b"connection", b"close"))
             if not path.startswith("/static/"):
                 extra.append((b"cache-control", b"no-store"))
             return {**message, "headers": list(message.get("headers", [])) + extra}
