@@ -229,3 +229,34 @@ def test_login_tokens_and_csrf(trained, tmp_path):
         client.post("/api/v1/login", json={"username": "李明", "password": "guess-guess"})
     r = client.post("/api/v1/login", json={"username": "李明", "password": "s3cret-pass"})
     assert r.status_code == 429 and "过多" in r.json()["detail"]
+
+
+def test_sessions_hold_across_worker_processes(runner, trained, tmp_path):
+    """serve.py --workers 2: a login made in one worker process is known to the other."""
+    import http.client
+    import json
+
+    from desk_server import running
+
+    r = CliRunner().invoke(serve_app, ["--data", str(tmp_path), "--add-user", "李明"], input="s3cret-pass\ns3cret-pass\n")
+    assert r.exit_code == 0, r.output
+    with running(tmp_path, "--models", str(trained), "--workers", "2") as url:
+        host, port = url.rsplit("/", 1)[1].split(":")
+
+        def call(method, path, body=None, headers=None):
+            conn = http.client.HTTPConnection(host, int(port), timeout=30)  # a new connection each time
+            conn.request(method, path, body=json.dumps(body).encode() if body else None,
+                         headers={"Content-Type": "application/json", **(headers or {})})
+            res = conn.getresponse()
+            return res, res.read()
+
+        res, body = call("POST", "/api/v1/login", {"username": "李明", "password": "s3cret-pass"})
+        assert res.status == 200
+        cookie = res.getheader("set-cookie").split(";")[0]
+        for _ in range(12):  # new connections: both workers answer some of them
+            res, body = call("GET", "/api/v1/session", headers={"Cookie": cookie})
+            assert json.loads(body)["user"] == "李明"
+        res, body = call("GET", "/api/v1/taxonomy", headers={"Cookie": cookie})
+        assert res.status == 200
+    log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
+    assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from desk_server import running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -38,27 +33,8 @@ pytestmark = pytest.mark.skipif(bool(_browser_missing()), reason=_browser_missin
 @pytest.fixture(scope="module")
 def server(trained, tmp_path_factory):
     data = tmp_path_factory.mktemp("desk-browser")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(data / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "serve.py"), "--port", str(port), "--data", str(data),
-                             "--models", str(trained), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() > deadline:
-                proc.kill()
-                pytest.fail("受理台没有启动：" + (data / "server.log").read_text(encoding="utf-8", errors="replace"))
-            time.sleep(0.3)
-    yield url, data
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with running(data, "--models", str(trained), "--workers", "1") as url:
+        yield url, data
 
 
 def test_type_classify_correct_save_and_find_in_queue(server):
