@@ -1,6 +1,6 @@
 """The 受理台 page in a real headless browser (Debian's chromium driven by playwright) against
 the real server (serve.py under uvicorn on a free loopback port): type a clue, see the result,
-correct a label, save, find it in the queue."""
+correct a label, save, find it in the queue; upload a file and download the result."""
 
 from __future__ import annotations
 
@@ -69,6 +69,17 @@ def test_type_classify_correct_save_and_find_in_queue(server):
         expect(row).to_contain_text("李明")
         expect(row).to_contain_text("东丽类别：D06")
         expect(row).to_contain_text(CLUE[:20])
+        # a file: upload with a progress bar, the result comes back in the same format
+        source = data / "线索.csv"
+        source.write_text(f"id,text\nA1,{CLUE}\nA2,某区\n", encoding="utf-8")
+        page.click('.tabs button[data-tab="files"]')
+        page.set_input_files("#file", str(source))
+        with page.expect_download() as got:
+            page.click("#file-form button[type=submit]")
+        expect(page.locator("#file-status")).to_contain_text("分类完成")
+        assert got.value.suggested_filename == "线索_分类结果.csv"
+        result = open(got.value.path(), encoding="utf-8-sig").read()
+        assert "A2,某区" in result and "质量分" in result
         if os.environ.get("DESK_SCREENSHOT"):
             page.screenshot(path=os.environ["DESK_SCREENSHOT"], full_page=True)
         assert not errors, errors
