@@ -44,6 +44,8 @@ def test_type_classify_correct_save_and_find_in_queue(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
+        page.set_default_timeout(30_000)  # a loaded CI machine: generous waits, never a sleep
+        expect.set_options(timeout=30_000)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url + "/")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal, Optional
 from urllib.parse import quote
@@ -77,8 +78,7 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
                   description="问题线索分类、质量评估与人工核对。所有接口返回 JSON；错误为 {\"detail\": \"中文说明\"}。")
     app.add_middleware(Guard, limits=limits, loopback=loopback)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    tmp_dir = data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp_dir = private_tmp(data_dir)
 
     # ------------------------------------------------------------------ errors
     @app.exception_handler(StarletteHTTPException)
@@ -251,6 +251,22 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
         return {"id": rid, "status": body.status}
 
     return app
+
+
+def private_tmp(data_dir: Path) -> Path:
+    """The desk's own temporary folder (0700): uploads and results while they are processed.
+    Files a crashed run left behind (older than an hour) are removed."""
+    tmp_dir = data_dir / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(tmp_dir, 0o700)
+    stale = time.time() - 3600
+    for p in tmp_dir.iterdir():
+        try:
+            if p.is_file() and p.stat().st_mtime < stale:
+                p.unlink()
+        except OSError:
+            pass
+    return tmp_dir
 
 
 def _reviewer(name: str, status: str, user: str) -> str:

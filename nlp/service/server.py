@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -102,6 +103,11 @@ def serve(
         if bool(certfile) != bool(keyfile):
             raise UserError("--certfile 和 --keyfile 须同时给出。")
         loopback = is_loopback(host)
+        from nlp.service.app import private_tmp
+
+        # every temporary file of the server (uploads spooled by the framework too) in the private folder
+        os.environ["TMPDIR"] = str(private_tmp(data).resolve())
+        tempfile.tempdir = None
         typer.echo("正在加载并校验模型……", err=True)
         if workers > 1:  # check and (on first use) train here once; each worker loads the same version
             from nlp.cli import ensure_model
