@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -39,12 +40,18 @@ class Desk:
         self.annotator = annotator
         self.version = version
         self.taxonomy: Taxonomy = annotator.model.taxonomy_
-        self._lock = threading.Lock()  # the Annotator and its tokenizer are not shared between threads
+        # One thread runs the Annotator: its jobs (single clues, file chunks) run in arrival order,
+        # and the Annotator and its tokenizer are never used by two threads at once.
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotator")
+
+    def _annotate(self, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        if threading.current_thread().name.startswith("annotator"):
+            return self.annotator.annotate(frame, column)
+        return self.pool.submit(self.annotator.annotate, frame, column).result()
 
     def classify(self, ids: list[str], texts: list[str]) -> list[dict]:
-        frame = pd.DataFrame({"id": ids, "text": texts})
-        with self._lock:
-            out = self.annotator.annotate(frame, "text")
+        """Result rows as JSON-ready dicts (call it in ``pool``, or from any thread)."""
+        out = self._annotate(pd.DataFrame({"id": ids, "text": texts}), "text")
         results = []
         for row in out.to_dict("records"):
             row = {k: _plain(v) for k, v in row.items()}
@@ -55,7 +62,8 @@ class Desk:
         return results
 
     def classify_file(self, source: Path, target: Path, column: str) -> int:
-        """classify.py's batch job on an uploaded file, in chunks (so single clues interleave)."""
+        """classify.py's batch job on an uploaded file (run it in a thread of its own), in chunks
+        queued one at a time, so single clues interleave."""
         from nlp.cli import _check_chunk
         from nlp.io import TableWriter, read_chunks
 
@@ -66,9 +74,7 @@ class Desk:
                 n += len(chunk.frame)
                 if n > MAX_FILE_ROWS:
                     raise UserError(f"文件超过 {MAX_FILE_ROWS} 行。请拆分后上传，或用 classify.py 批量处理。")
-                with self._lock:
-                    out = self.annotator.annotate(chunk.frame, column)
-                writer.write(out)
+                writer.write(self._annotate(chunk.frame, column))
             if n == 0:
                 raise UserError("文件只有表头，没有数据行。")
         return n

@@ -103,11 +103,6 @@ def serve(
         if bool(certfile) != bool(keyfile):
             raise UserError("--certfile 和 --keyfile 须同时给出。")
         loopback = is_loopback(host)
-        from nlp.service.app import private_tmp
-
-        # every temporary file of the server (uploads spooled by the framework too) in the private folder
-        os.environ["TMPDIR"] = str(private_tmp(data).resolve())
-        tempfile.tempdir = None
         typer.echo("正在加载并校验模型……", err=True)
         if workers > 1:  # check and (on first use) train here once; each worker loads the same version
             from nlp.cli import ensure_model
@@ -126,6 +121,12 @@ def serve(
         typer.secho(f"错误：{e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
     import uvicorn
+
+    from nlp.service.app import private_tmp
+
+    # every temporary file of the server (uploads spooled by the framework too) in the private folder
+    os.environ["TMPDIR"] = str(private_tmp(data).resolve())
+    tempfile.tempdir = None
 
     scheme = "https" if certfile else "http"
     shown = f"[{host}]" if ":" in host else host
