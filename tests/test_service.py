@@ -142,6 +142,10 @@ def test_files_round_trip_in_the_same_format(client):
     assert r.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(r.content)).active
     assert [c.value for c in sheet[1]][:3] == ["编号", "内容", "案例序号"]
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    r = client.post("/api/v1/files", files={"file": ("线索.parquet", buf.getvalue())}, data={"column": "内容"})
+    assert r.status_code == 200 and list(pd.read_parquet(io.BytesIO(r.content))["编号"]) == ["1", "2"]
     r = client.post("/api/v1/files", files={"file": ("线索.csv", csv)}, data={"column": "正文"})
     assert r.status_code == 400 and "正文" in r.json()["detail"]
     r = client.post("/api/v1/files", files={"file": ("线索.doc", b"x")})

