@@ -149,6 +149,12 @@ def confirmed_rows(new: pd.DataFrame, path, trust_labels: bool) -> tuple[pd.Seri
                     "或在确认文件中全部标签都经人工核对后加 --trust-labels。")
 
 
+def _same_form(taxonomy: Taxonomy, column: str, value) -> str:
+    """A corpus cell in the form new rows take (codes of a multi-label cell in code order)."""
+    value = str(value or "").strip()
+    return taxonomy[column].canonical(value) if column in taxonomy else value
+
+
 def _review_date(row: dict) -> str:
     """The 核对日期 a row carries (the desk's review queue and its export), as YYYY-MM-DD."""
     value = str(row.get(REVIEW_DATE, "")).strip()[:10]
@@ -218,7 +224,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         j = keys.get(key, near_of.get(k))
         if j is not None:
             old = corpus.iloc[j]
-            differs = [c for c in cols if str(old.get(c, "")).strip() != r[c] and not (c not in corpus_mod.BASE_COLUMNS
+            differs = [c for c in cols if _same_form(taxonomy, c, old.get(c, "")) != r[c] and not (c not in corpus_mod.BASE_COLUMNS
                                                                                     and r[c] == "")]
             if not differs:
                 dup_msgs.append(f"第 {excel_row} 行与语料 {old['id']} 重复（标签一致），不重复添加")
