@@ -104,7 +104,7 @@ def undo(corpus: pd.DataFrame, corpus_path: str | Path, batch: str) -> tuple[pd.
     if entry.get("undone"):
         raise UserError(f"批次 {batch} 已于 {entry['undone']} 撤销过，语料中已没有它的行。")
     ids = set(entry.get("rows", []))
-    mine = corpus["id"].isin(ids) & (corpus["added"] == batch)
+    mine = corpus["id"].isin(ids)  # ids are assigned by the batch; rows from the desk keep their review date in added
     out = corpus[~mine].copy()
     notes = []
     index = {rid: k for k, rid in zip(out.index, out["id"])}

@@ -64,7 +64,7 @@ train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_mar
 @train_app.command(cls=ZhCommand, help="用语料训练模型，或追加新标注、撤销追加、回退、列出版本、审查标注。")
 def train(
     corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件", show_default="corpora/clues.csv"),
-    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表、--audit 复核表可直接读入）"),
+    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表、--audit 复核表、受理台数据库 reviews.db 或其导出可直接读入）"),
     prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
     trust_labels: bool = typer.Option(False, "--trust-labels",
                                       help="确认 --add 文件中全部标签都经人工核对（文件没有“已核对”列时才需要）"),

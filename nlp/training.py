@@ -7,6 +7,7 @@ and nothing of argument parsing.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +128,7 @@ def _norm_key(text: str) -> str:
 
 REVIEWED = "已核对"  # column marking rows whose labels a person confirmed
 REVIEWER = "核对人"
+REVIEW_DATE = "核对日期"
 REVIEWED_YES = frozenset({"是", "已核对", "已确认", "确认", "1", "true", "yes", "y", "√", "✓", "✔"})
 WORKSHEET_MARK = "模型建议"  # a column only our labeling worksheet has: its label columns are typed by a person
 
@@ -150,14 +152,28 @@ def confirmed_rows(new: pd.DataFrame, path, trust_labels: bool) -> tuple[pd.Seri
                     "或在确认文件中全部标签都经人工核对后加 --trust-labels。")
 
 
+def _same_form(taxonomy: Taxonomy, column: str, value) -> str:
+    """A corpus cell in the form new rows take (codes of a multi-label cell in code order)."""
+    value = str(value or "").strip()
+    return taxonomy[column].canonical(value) if column in taxonomy else value
+
+
+def _review_date(row: dict) -> str:
+    """The 核对日期 a row carries (the desk's review queue and its export), as YYYY-MM-DD."""
+    value = str(row.get(REVIEW_DATE, "")).strip()[:10]
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
+
+
 def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None,
                   trust_labels: bool = False, batch: str | None = None) -> Merge:
-    """Validate labeled rows from a file and merge them into the corpus (in memory). New rows
+    """Validate labeled rows from a file (or the intake desk's review database) and merge them into
+    the corpus (in memory). New rows
     carry ``batch`` (default: today's date) in their ``added`` column. A reviewed audit sheet
     (``--audit``) changes the corpus rows it names instead."""
     from nlp import review
+    from nlp.service.reviews import confirmed_table, is_review_db
 
-    new = read_table(path)
+    new = confirmed_table(path, taxonomy.ids) if is_review_db(path) else read_table(path)
     new.columns = [str(c).strip() for c in new.columns]
     if review.is_audit(new):
         merged, changes, notes = review.apply(corpus, new, taxonomy, path)
@@ -231,7 +247,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         rid = r.get("id", "").strip()
         rows.append({**{c: r.get(c, "") for c in cols}, "text": r["text"], "id": rid,
                      "source": source, "case": r.get("case", ""), "voice": r.get("voice", ""),
-                     "split": "train", "added": today, "reviewer": str(r.get(REVIEWER, "")).strip()})
+                     "split": "train", "added": _review_date(r) or today, "reviewer": str(r.get(REVIEWER, "")).strip()})
     if conflicts and prefer not in ("new", "old"):
         shown = "\n".join(f"  {c}" for c in conflicts[:30])
         raise UserError(f"发现 {len(conflicts)} 处标签冲突，一行也没有合并。请核对后用 --prefer new（以新标注为准）"
