@@ -62,7 +62,7 @@ def build(data: Path, model: str | None = None, models: Path | None = None, user
     registry = Registry(models)
     clf = ensure_model(registry, model)
     version = model or registry.current() or ""
-    annotator = Annotator(clf).warm_up()
+    annotator = Annotator(clf, names=True).warm_up()  # code names beside codes, as classify.py writes them
     store = ReviewStore(data / DB_NAME)
     return create_app(Desk(annotator, version), store, auth, data, loopback=loopback)
 
