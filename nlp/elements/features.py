@@ -13,11 +13,9 @@ whatever batch it is in. Every step is linear in the length of the text.
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 
-from nlp.elements.patterns import compiled_patterns
+from nlp.elements.patterns import feature_patterns
 from nlp.segment import Tokenizer
 
 SEP = "。。"
@@ -57,7 +55,7 @@ class CharFeatures:
         100k-character text cheap).
     """
 
-    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, bits: int = 20, max_chars: int = 4000):
+    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, bits: int = 18, max_chars: int = 4000):
         self.tokenizer = tokenizer
         self.patterns = patterns
         self.bits = bits
@@ -69,7 +67,7 @@ class CharFeatures:
         return 1 << self.bits
 
     def template_names(self) -> list[str]:
-        return list(BASE_TEMPLATES) + [f"P{k}:{name}" for k, (name, _) in enumerate(compiled_patterns(self.patterns))]
+        return list(BASE_TEMPLATES) + [f"P{k}:{name}" for k, (name, _) in enumerate(feature_patterns(self.patterns))]
 
     def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(buckets [characters x templates], start row of each text, length of each text).
@@ -81,17 +79,19 @@ class CharFeatures:
         cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
         n, gap = len(cp), len(SEP)
         begin = gap + np.concatenate([[0], np.cumsum(lens + gap)[:-1]]) if len(texts) else np.zeros(0, np.int64)
-        keep = np.zeros(n, dtype=bool)
         cover = np.zeros(n + 1, dtype=np.int64)
         np.add.at(cover, begin, 1)
         np.add.at(cover, begin + lens, -1)
-        keep[:] = np.cumsum(cover[:-1]) > 0
+        keep = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
         cols = self._columns(joined, cp)
-        keys = np.stack([(np.int64(t + 1) << np.int64(50)) | v for t, v in enumerate(cols)], axis=1)
-        keys[np.stack(cols, axis=1) == 0] = 0  # value 0: the feature is absent
-        keys = keys[keep]
-        buckets = ((keys.astype(np.uint64) * _MULT) >> np.uint64(64 - self.bits)).astype(np.int64)
-        buckets[keys == 0] = self.none_bucket
+        buckets = np.empty((len(keep), len(cols)), dtype=np.int32)
+        shift = np.uint64(64 - self.bits)
+        for t, col in enumerate(cols):
+            v = col[keep]
+            key = (np.uint64(t + 1) << np.uint64(50)) | v.astype(np.uint64)
+            b = ((key * _MULT) >> shift).astype(np.int32)
+            b[v == 0] = self.none_bucket  # value 0: the feature is absent
+            buckets[:, t] = b
         rows = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if len(texts) else lens
         return buckets, rows, lens
 
@@ -110,23 +110,27 @@ class CharFeatures:
         p1, p2, n1, n2 = shift(cp, 1, 1), shift(cp, 2, 1), shift(cp, -1, 2), shift(cp, -2, 2)
         cls = char_class(cp)
         cls3 = shift(cls, 1, 7) * 64 + cls * 8 + shift(cls, -1, 7) + 1
-        bmes, pos, pos_prev, pos_next, word = self._words(joined, n)
+        bmes, pos, pos_prev, pos_next, word = self._words(joined, cp)
         cols = [cp, p1, n1, p2, n2, (p1 << 21) | cp, (cp << 21) | n1, (p2 << 21) | p1, (n1 << 21) | n2, cls3,
                 bmes + 1, pos * 4 + bmes + 1, pos_prev + 1, pos_next + 1, word + 1]
-        for _, rx in compiled_patterns(self.patterns):
+        for _, rx in feature_patterns(self.patterns):
             cols.append(_marks(rx, joined, n))
         return cols
 
-    def _words(self, joined: str, n: int):
+    def _words(self, joined: str, cp: np.ndarray):
+        """Per character: B/M/E/S position in its word, the word's POS, its neighbours' POS and
+        a word identity (first character, last character, length: no per-word hashing)."""
+        n = len(cp)
         tags = self.tokenizer.tag(joined)
-        wl = np.fromiter((len(w) for w, _ in tags), dtype=np.int64, count=len(tags))
+        wl = np.fromiter(map(len, (w for w, _ in tags)), dtype=np.int64, count=len(tags))
         if int(wl.sum()) != n:  # a segmenter that drops characters: fall back to single characters
             tags = [(c, "x") for c in joined]
             wl = np.ones(n, dtype=np.int64)
-        wp = np.fromiter((_POS_ID.get(f, 0) for _, f in tags), dtype=np.int64, count=len(tags))
-        wh = np.fromiter((zlib.crc32(w.encode("utf-8", "replace")) for w, _ in tags), dtype=np.int64,
-                         count=len(tags))
-        starts = np.concatenate([[0], np.cumsum(wl)[:-1]])
+        get = _POS_ID.get
+        wp = np.fromiter((get(f, 0) for _, f in tags), dtype=np.int64, count=len(tags))
+        ends = np.cumsum(wl)
+        starts = ends - wl
+        wh = (cp[starts] << 26) | (cp[ends - 1] << 5) | np.minimum(wl, 31)
         inside = np.arange(n) - np.repeat(starts, wl)
         length = np.repeat(wl, wl)
         bmes = np.where(length == 1, 3, np.where(inside == 0, 0, np.where(inside == length - 1, 2, 1)))
@@ -136,15 +140,16 @@ class CharFeatures:
 
 
 def _marks(rx, joined: str, n: int) -> np.ndarray:
-    """1 where a match of ``rx`` begins, 2 inside it, 0 elsewhere."""
+    """1 where a match of ``rx`` begins, 2 inside it, 0 elsewhere (matches do not overlap)."""
     spans = [m.span() for m in rx.finditer(joined)]
     out = np.zeros(n, dtype=np.int64)
     if not spans:
         return out
     s, e = np.array(spans, dtype=np.int64).T
-    inner = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(inner, s + 1, 1)
-    np.add.at(inner, np.maximum(e, s + 1), -1)
-    out[np.cumsum(inner[:-1]) > 0] = 2
-    out[s[e > s]] = 1
+    s, e = s[e > s], e[e > s]
+    diff = np.zeros(n + 1, dtype=np.int32)
+    diff[s + 1] += 1
+    diff[e] -= 1
+    out[np.cumsum(diff[:-1]) > 0] = 2
+    out[s] = 1
     return out

@@ -35,9 +35,13 @@ def _load(path: str) -> tuple[tuple[str, tuple[re.Pattern, ...], frozenset[str],
     return tuple(out)
 
 
-def compiled_patterns(path: str | None = None) -> list[tuple[str, re.Pattern]]:
-    """(element, pattern) for every pattern of the file, in file order."""
-    return [(name, rx) for name, patterns, _, _ in _load(str(path or data_path("elements.toml"))) for rx in patterns]
+@lru_cache(maxsize=4)
+def feature_patterns(path: str | None = None) -> tuple[tuple[str, re.Pattern], ...]:
+    """(element, pattern) for the tagger's features: each element's ``feature_patterns`` where
+    given, else its ``patterns``, in file order."""
+    data = load_rules(path)
+    return tuple((name, re.compile(p)) for name in ELEMENTS
+                 for p in data.get(name, {}).get("feature_patterns", data.get(name, {}).get("patterns", [])))
 
 
 @dataclass

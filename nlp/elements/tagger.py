@@ -49,7 +49,7 @@ class ElementTagger:
     patterns : path of the element pattern file (features); default the bundled one.
     """
 
-    def __init__(self, c1: float = 0.05, c2: float = 0.01, max_iterations: int = 120, bits: int = 20,
+    def __init__(self, c1: float = 0.05, c2: float = 0.01, max_iterations: int = 120, bits: int = 18,
                  max_chars: int = 4000, backend: str = "auto", patterns: str | None = None):
         self.c1 = c1
         self.c2 = c2
@@ -123,13 +123,15 @@ class ElementTagger:
         state.pop("_table", None)
         return state
 
-    def scores(self, buckets: np.ndarray, block: int = 8192) -> np.ndarray:
-        """Emission scores [characters x labels]."""
+    def scores(self, buckets: np.ndarray) -> np.ndarray:
+        """Emission scores [characters x labels]: a one-hot sparse matrix times the weights."""
+        from scipy.sparse import csr_matrix
+
         rows = self._lookup()[buckets]
-        out = np.empty((len(rows), len(LABELS)), dtype=np.float32)
-        for s in range(0, len(rows), block):
-            out[s:s + block] = self.weights_[rows[s:s + block]].sum(axis=1)
-        return out
+        n, k = rows.shape
+        X = csr_matrix((np.ones(n * k, np.float32), rows.ravel(), np.arange(0, n * k + 1, k, dtype=np.int64)),
+                       shape=(n, len(self.weights_)))
+        return np.asarray(X @ self.weights_, dtype=np.float32)
 
     def predict_labels(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(label index of every character, start row of each text, length of each text)."""
