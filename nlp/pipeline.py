@@ -101,6 +101,8 @@ class Annotator:
         if split.any():
             texts = base[text_column].tolist()
             base[text_column] = [p if s else t for p, s, t in zip(part, split.tolist(), texts)]
+        # an input column named like an output column (时间, 地点, 质量 ...) is kept, renamed
+        base = base.rename(columns={c: f"{c}（输入）" for c in base.columns if c in labels.columns})
         return pd.concat([base, labels.reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------

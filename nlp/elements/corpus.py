@@ -48,7 +48,11 @@ def read_annotations(paths: list[str | Path], corpus: pd.DataFrame | None = None
     rows = []
     for path in paths:
         path = Path(path)
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            raise UserError(f"无法读取要素标注文件 {path}（须为 UTF-8 编码的 JSONL 文件）。") from None
+        for n, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
@@ -92,7 +96,8 @@ def train_elements(corpus: pd.DataFrame, corpus_path, tokenizer, log=print):
         log(f"要素标注只有 {len(train)} 行可用于训练（至少需要 {MIN_ROWS} 行），要素仍按规则模式提取。")
         return None, {}
     log(f"训练要素标注器：{len(train)} 行标注（另有 {len(test)} 行只用于评估）……")
-    tagger = ElementTagger().fit(train["text"].tolist(), train["spans"].tolist(), tokenizer=tokenizer)
+    tagger = ElementTagger().fit(train["text"].tolist(), train["spans"].tolist(), tokenizer=tokenizer,
+                                 groups=train["group"].tolist())
     evaluation = compare(tagger, tokenizer, test) if len(test) else {}
     if evaluation:
         evaluation["train_rows"] = len(train)
