@@ -21,11 +21,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from nlp.elements import ElementExtractor  # noqa: E402
 from nlp.elements.corpus import read_annotations  # noqa: E402
 from nlp.elements.evaluate import compare, markdown  # noqa: E402
-from nlp.elements.tagger import ElementTagger  # noqa: E402
+from nlp.elements.fitting import fit_extractor  # noqa: E402
 from nlp.normalize import normalize  # noqa: E402
-from nlp.segment import Tokenizer  # noqa: E402
+from nlp.registry import Registry  # noqa: E402
 
 
 def pooled(results: list[dict]) -> dict:
@@ -38,15 +39,17 @@ def pooled(results: list[dict]) -> dict:
     return out
 
 
-def speed(tagger: ElementTagger, n: int = 4000) -> float:
-    """Process CPU microseconds per clue for tagging corpus-like clues in chunks of 1,000."""
+def speed(extractor: ElementExtractor, n: int = 4000) -> float:
+    """Process CPU microseconds per clue for the elements of corpus-like clues in chunks of 1,000
+    (the classifier's feature rows given, as in the pipeline)."""
     texts = pd.read_csv(ROOT / "corpora" / "clues.csv", dtype=str, keep_default_na=False)["text"].tolist()
     rng = random.Random(0)
     batch = [normalize(rng.choice(texts) + (rng.choice(texts) if rng.random() < 0.3 else "")) for _ in range(n)]
-    tagger.predict(batch[:1000])
+    X = [extractor.features.transform(batch[i:i + 1000], normalized=True) for i in range(0, n, 1000)]
+    extractor.extract_many(batch[:1000], X[0])
     started = time.process_time()
     for i in range(0, n, 1000):
-        tagger.predict(batch[i:i + 1000])
+        extractor.extract_many(batch[i:i + 1000], X[i // 1000])
     return (time.process_time() - started) / n * 1e6
 
 
@@ -61,16 +64,19 @@ def main() -> None:
     corpus_path = path.parent / "clues.csv"
     corpus = pd.read_csv(corpus_path, dtype=str, keep_default_na=False) if corpus_path.exists() else None
     ann = read_annotations([path], corpus)
-    tok = Tokenizer()
+    # the presence model reads the classifier's feature rows: those of the current model (TF-IDF,
+    # fitted without labels; the held-out rows' element annotations are never seen)
+    model = Registry().load()
     results, started = [], time.time()
     for train, held in GroupKFold(args.folds).split(ann, groups=ann["group"]):
         tr = ann.iloc[train]
-        tagger = ElementTagger().fit(tr["text"].tolist(), tr["spans"].tolist(), tokenizer=tok,
-                                     groups=tr["group"].tolist())
-        results.append(compare(tagger, tok, ann.iloc[held]))
+        tagger, presence = fit_extractor(tr["text"].tolist(), tr["spans"].tolist(), tr["group"].tolist(),
+                                         lambda texts: model.transform(texts, normalized=True), model.tokenizer_)
+        results.append(compare(tagger, presence, model, ann.iloc[held]))
     result = pooled(results)
     result.update({"folds": args.folds, "annotated_rows": len(ann), "seconds": round(time.time() - started, 1),
-                   "tagger_cpu_us_per_clue": round(speed(tagger), 1)})
+                   "tagger_cpu_us_per_clue": round(speed(ElementExtractor(model.tokenizer_, tagger=tagger,
+                                                                          presence=presence, features=model)), 1)})
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "elements.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

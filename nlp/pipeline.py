@@ -36,7 +36,9 @@ class Annotator:
     extractor: ElementExtractor = field(init=False)
 
     def __post_init__(self):
-        self.extractor = ElementExtractor(self.model.tokenizer_, tagger=getattr(self.model, "element_tagger_", None))
+        m = self.model
+        self.extractor = ElementExtractor(m.tokenizer_, tagger=getattr(m, "element_tagger_", None),
+                                          presence=getattr(m, "element_presence_", None), features=m)
 
     @property
     def schemes(self) -> list[str]:
@@ -118,7 +120,7 @@ class Annotator:
         scores = [quality_score(p) for p in p_good]
         explained = self.model.explain(X, pred)
         qualities = pred[QUALITY].tolist() if QUALITY in pred.columns else [""] * n
-        assessed = assess_many(norm, self.extractor)
+        assessed = assess_many(norm, self.extractor, X)
         missing = ["、".join(a["缺失要素"]) for a in assessed]
         evidence = [self._evidence_text(e, q) for e, q in zip(explained, qualities)]
         pred.insert(pred.columns.get_loc(REASON) + 1 if REASON in pred.columns else 0, SCORE, scores)

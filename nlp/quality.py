@@ -39,9 +39,10 @@ def assess(text: str, extractor: ElementExtractor) -> dict:
     return assess_many([text], extractor)[0]
 
 
-def assess_many(texts: list[str], extractor: ElementExtractor) -> list[dict]:
-    """``assess`` for a batch (the tagger decodes the batch at once)."""
-    found = extractor.extract_many([t or "" for t in texts])
+def assess_many(texts: list[str], extractor: ElementExtractor, X=None) -> list[dict]:
+    """``assess`` for a batch (the tagger decodes the batch at once); ``X``: the classifier's
+    feature rows of the texts, when already computed."""
+    found = extractor.extract_many([t or "" for t in texts], X)
     return [{"要素": f, "缺失要素": [k for k in ELEMENTS if not f[k]]} for f in found]
 
 

@@ -76,7 +76,8 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
     model = fit_on(df, taxonomy, seed, backend, taxonomy_path)
     evaluation = evaluate(model, test["text"].tolist(), test[cols]) if len(test) else {"rows": 0, "heads": {}}
     # the element tagger is part of the version (pickled with the model, signed with it)
-    model.element_tagger_, evaluation["elements"] = train_elements(df, corpus_path, model.tokenizer_, log)
+    model.element_tagger_, model.element_presence_, evaluation["elements"] = train_elements(df, corpus_path, model,
+                                                                                            log)
     info = {
         "corpus_hash": corpus_mod.corpus_hash(df),
         "corpus_rows": len(df),

@@ -12,6 +12,8 @@ harm (后果) a clue states.
 
 from __future__ import annotations
 
+import numpy as np
+
 from nlp.elements.patterns import ELEMENTS, RegexExtractor
 from nlp.elements.rules import Rules, texts_of
 from nlp.segment import Tokenizer
@@ -27,28 +29,61 @@ class ElementExtractor:
     tokenizer : the Tokenizer whose words and part-of-speech tags are used.
     patterns : path of the element pattern file; default the bundled one.
     tagger : a fitted ``ElementTagger`` (``None``: the regex extractor).
+    presence : a fitted ``PresenceModel`` deciding whether each element is there at all.
+    features : what gives the presence model its rows (the ``ClueClassifier``: ``transform``).
     """
 
-    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, tagger=None):
+    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, tagger=None, presence=None,
+                 features=None):
         self.tokenizer = tokenizer
         self.patterns = patterns
         self.tagger = tagger
+        self.presence = presence
+        self.features = features
 
-    def spans_many(self, texts: list[str]) -> list[list[tuple[str, int, int]]]:
-        """Cleaned (element, start, end) spans of each normalised text (tagger only)."""
+    def spans_many(self, texts: list[str], X=None) -> list[list[tuple[str, int, int]]]:
+        """Cleaned (element, start, end) spans of each normalised text (tagger only). ``X``: the
+        classifier's feature rows of the texts, when already computed."""
         rules = Rules.load(self.patterns)
-        return [rules.clean(t, s) for t, s in zip(texts, self.tagger.predict(texts))]
+        spans = [rules.trim(t, s) for t, s in zip(texts, self.tagger.predict(texts))]
+        if self.presence is not None and self.features is not None and texts:
+            spans = self._decide(texts, spans, X, rules)
+        return [rules.add_place(t, s) for t, s in zip(texts, spans)]
 
-    def found_many(self, texts: list[str]) -> list[dict[str, list[str]]]:
+    def _decide(self, texts, spans, X, rules):
+        """Drop the spans of elements judged absent; for elements judged present without a span,
+        decode those rows again with more bias on them."""
+        from nlp.elements.presence import present_matrix
+        from nlp.elements.tagger import element_bias
+
+        X = self.features.transform(texts, normalized=True) if X is None else X
+        found = present_matrix(spans)
+        keep = self.presence.decide(self.presence.predict_proba(X), found)
+        spans = [[s for s in sp if keep[i, ELEMENTS.index(s[0])]] for i, sp in enumerate(spans)]
+        need = keep & ~found
+        for boost in (2.0, 4.0):
+            rows = np.flatnonzero(need.any(axis=1))
+            if not len(rows):
+                break
+            extra = element_bias([boost if need[rows, e].any() else 0.0 for e in range(len(ELEMENTS))])
+            again = self.tagger.predict([texts[i] for i in rows], extra)
+            for i, sp in zip(rows.tolist(), again):
+                add = [s for s in rules.trim(texts[i], sp) if need[i, ELEMENTS.index(s[0])]]
+                if add:
+                    spans[i] = sorted(spans[i] + add, key=lambda s: (s[1], s[2]))
+                    need[i, [ELEMENTS.index(s[0]) for s in add]] = False
+        return spans
+
+    def found_many(self, texts: list[str], X=None) -> list[dict[str, list[str]]]:
         """Element -> the pieces of text that show it, for each normalised text."""
         if self.tagger is None:
             regex = RegexExtractor(self.tokenizer, self.patterns)
             return [{k: [v] if v else [] for k, v in regex.extract(t).items()} for t in texts]
-        return [texts_of(t, s) for t, s in zip(texts, self.spans_many(texts))]
+        return [texts_of(t, s) for t, s in zip(texts, self.spans_many(texts, X))]
 
-    def extract_many(self, texts: list[str]) -> list[dict[str, str]]:
+    def extract_many(self, texts: list[str], X=None) -> list[dict[str, str]]:
         """Element -> its pieces joined with "；" ("" when absent), for each normalised text."""
-        return [{k: JOIN.join(v) for k, v in f.items()} for f in self.found_many(texts)]
+        return [{k: JOIN.join(v) for k, v in f.items()} for f in self.found_many(texts, X)]
 
     def extract(self, text: str) -> dict[str, str]:
         return self.extract_many([text])[0]

@@ -79,26 +79,26 @@ def annotation_path(corpus_path: str | Path | None) -> Path:
     return Path(corpus_path or default_corpus()).parent / "elements.jsonl"
 
 
-def train_elements(corpus: pd.DataFrame, corpus_path, tokenizer, log=print):
-    """(tagger or None, evaluation) for a model version: fitted on the train/dev rows of the
-    annotations, evaluated on their test rows against the regex extractor."""
+def train_elements(corpus: pd.DataFrame, corpus_path, model, log=print):
+    """(tagger or None, presence model or None, evaluation) for a model version: fitted on the
+    train/dev rows of the annotations, evaluated on their test rows against the regex extractor."""
     from nlp.elements.evaluate import compare
-    from nlp.elements.tagger import ElementTagger
+    from nlp.elements.fitting import fit_extractor
 
     path = annotation_path(corpus_path)
     if not path.exists():
         log("没有要素标注文件（corpora/elements.jsonl），要素仍按规则模式提取。")
-        return None, {}
+        return None, None, {}
     ann = read_annotations([path], corpus)
     train = ann[ann["split"] != "test"]
     test = ann[ann["split"] == "test"]
     if len(train) < MIN_ROWS:
         log(f"要素标注只有 {len(train)} 行可用于训练（至少需要 {MIN_ROWS} 行），要素仍按规则模式提取。")
-        return None, {}
+        return None, None, {}
     log(f"训练要素标注器：{len(train)} 行标注（另有 {len(test)} 行只用于评估）……")
-    tagger = ElementTagger().fit(train["text"].tolist(), train["spans"].tolist(), tokenizer=tokenizer,
-                                 groups=train["group"].tolist())
-    evaluation = compare(tagger, tokenizer, test) if len(test) else {}
+    tagger, presence = fit_extractor(train["text"].tolist(), train["spans"].tolist(), train["group"].tolist(),
+                                     lambda texts: model.transform(texts, normalized=True), model.tokenizer_)
+    evaluation = compare(tagger, presence, model, test) if len(test) else {}
     if evaluation:
         evaluation["train_rows"] = len(train)
-    return tagger, evaluation
+    return tagger, presence, evaluation

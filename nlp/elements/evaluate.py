@@ -11,6 +11,7 @@ import pandas as pd
 
 from nlp.elements import ElementExtractor
 from nlp.elements.patterns import ELEMENTS, RegexExtractor
+from nlp.elements.rules import Rules
 
 Span = tuple[str, int, int]
 
@@ -62,12 +63,14 @@ def regex_spans(text: str, found: dict[str, str]) -> list[Span]:
     return spans
 
 
-def compare(tagger, tokenizer, rows: pd.DataFrame) -> dict:
-    """Tagger vs regex extractor on annotated rows (normalised texts with gold spans)."""
+def compare(tagger, presence, model, rows: pd.DataFrame) -> dict:
+    """Tagger (with the presence model) vs regex extractor on annotated rows (normalised texts
+    with gold spans; gold 地点 completed by the same fallback rule as the output)."""
     texts = rows["text"].tolist()
-    gold = rows["spans"].tolist()
-    pred = ElementExtractor(tokenizer, tagger=tagger).spans_many(texts)
-    regex = RegexExtractor(tokenizer)
+    rules = Rules.load()
+    gold = [rules.add_place(t, list(s)) for t, s in zip(texts, rows["spans"].tolist())]
+    pred = ElementExtractor(model.tokenizer_, tagger=tagger, presence=presence, features=model).spans_many(texts)
+    regex = RegexExtractor(model.tokenizer_)
     base = [regex_spans(t, regex.extract(t)) for t in texts]
     return {"rows": len(texts), "tagger": score(gold, pred), "regex": score(gold, base)}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlp.elements.patterns import feature_patterns
+from nlp.elements.patterns import ELEMENTS, feature_patterns
 from nlp.segment import Tokenizer
 
 SEP = "。。"
@@ -67,7 +67,8 @@ class CharFeatures:
         return 1 << self.bits
 
     def template_names(self) -> list[str]:
-        return list(BASE_TEMPLATES) + [f"P{k}:{name}" for k, (name, _) in enumerate(feature_patterns(self.patterns))]
+        present = {name for name, _ in feature_patterns(self.patterns)}
+        return list(BASE_TEMPLATES) + [f"patterns:{name}" for name in ELEMENTS if name in present]
 
     def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(buckets [characters x templates], start row of each text, length of each text).
@@ -113,9 +114,17 @@ class CharFeatures:
         bmes, pos, pos_prev, pos_next, word = self._words(joined, cp)
         cols = [cp, p1, n1, p2, n2, (p1 << 21) | cp, (cp << 21) | n1, (p2 << 21) | p1, (n1 << 21) | n2, cls3,
                 bmes + 1, pos * 4 + bmes + 1, pos_prev + 1, pos_next + 1, word + 1]
-        for _, rx in feature_patterns(self.patterns):
-            cols.append(_marks(rx, joined, n))
-        return cols
+        # one column per element: which of its patterns begins (2k+1) or continues (2k+2) here,
+        # the first pattern in file order winning where several match
+        per_element: dict[str, np.ndarray] = {}
+        counts: dict[str, int] = {}
+        for name, rx in feature_patterns(self.patterns):
+            k = counts[name] = counts.get(name, -1) + 1
+            col = per_element.setdefault(name, np.zeros(n, dtype=np.int64))
+            m = _marks(rx, joined, n)
+            hit = (m > 0) & (col == 0)
+            col[hit] = 2 * k + m[hit]
+        return cols + [per_element[name] for name in ELEMENTS if name in per_element]
 
     def _words(self, joined: str, cp: np.ndarray):
         """Per character: B/M/E/S position in its word, the word's POS, its neighbours' POS and

@@ -36,6 +36,10 @@ class Rules:
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the 地点 fallback, in text order."""
+        return self.add_place(text, self.trim(text, spans))
+
+    def trim(self, text: str, spans: list[Span]) -> list[Span]:
+        """Spans kept after trimming and the reject rules, in text order."""
         out: list[Span] = []
         for label, start, end in spans:
             while start < end and text[start] in self.strip:
@@ -48,14 +52,20 @@ class Rules:
             if rx is not None and rx.fullmatch(text, start, end):
                 continue
             out.append((label, start, end))
-        if self.place_from_object is not None and not any(s[0] == "地点" for s in out):
-            obj = next((s for s in out if s[0] == "对象"), None)
-            if obj is not None:
-                m = self.place_from_object.match(text[obj[1]:obj[2]])
-                rx = self.reject["地点"]
-                if m and m.end() >= self.min_chars and not (rx is not None and rx.fullmatch(m.group(0))):
-                    out.append(("地点", obj[1], obj[1] + m.end()))
         return sorted(out, key=lambda s: (s[1], s[2]))
+
+    def add_place(self, text: str, spans: list[Span]) -> list[Span]:
+        """With no 地点 span: the county-or-below place name at the start of the first 对象."""
+        if self.place_from_object is None or any(s[0] == "地点" for s in spans):
+            return spans
+        obj = next((s for s in spans if s[0] == "对象"), None)
+        if obj is None:
+            return spans
+        m = self.place_from_object.match(text[obj[1]:obj[2]])
+        rx = self.reject["地点"]
+        if not m or m.end() < self.min_chars or (rx is not None and rx.fullmatch(m.group(0))):
+            return spans
+        return sorted(spans + [("地点", obj[1], obj[1] + m.end())], key=lambda s: (s[1], s[2]))
 
 
 def texts_of(text: str, spans: list[Span]) -> dict[str, list[str]]:

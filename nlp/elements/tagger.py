@@ -11,7 +11,6 @@ batch: no per-character Python objects, so batch throughput stays that of the cl
 
 from __future__ import annotations
 
-import inspect
 import os
 import tempfile
 
@@ -49,14 +48,13 @@ class ElementTagger:
     backend : segmentation backend when no tokenizer is given to ``fit``.
     patterns : path of the element pattern file (features); default the bundled one.
     default_bias : added to the scores of every element label (recall of presence: a missed
-        element makes the officer ask for what the reporter already said).
-    tune_folds, min_tune_rows : with at least ``min_tune_rows`` rows, the bias of each element is
-        chosen on ``tune_folds`` grouped held-out folds instead (presence accuracy after the rules).
+        element makes the officer ask for what the reporter already said); ``bias_`` holds the
+        bias per label, which ``nlp.elements.fitting`` tunes per element on held-out folds.
     """
 
     def __init__(self, c1: float = 0.05, c2: float = 0.01, max_iterations: int = 120, bits: int = 18,
                  max_chars: int = 4000, backend: str = "auto", patterns: str | None = None,
-                 default_bias: float = 0.5, tune_folds: int = 2, min_tune_rows: int = 200):
+                 default_bias: float = 0.5):
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
@@ -65,26 +63,14 @@ class ElementTagger:
         self.backend = backend
         self.patterns = patterns
         self.default_bias = default_bias
-        self.tune_folds = tune_folds
-        self.min_tune_rows = min_tune_rows
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, texts: list[str], spans: list[list[tuple[str, int, int]]], tokenizer: Tokenizer | None = None,
-            groups: list[str] | None = None):
-        """Fit on texts and their (element, start, end) spans. With ``tune_folds`` and enough rows,
-        a presence bias per element is chosen on held-out folds (rows of one ``groups`` value,
-        e.g. one case note, stay on one side)."""
-        texts, spans = list(texts), list(spans)
-        self._fit_crf(texts, spans, tokenizer)
-        self.bias_ = np.full(len(LABELS), self.default_bias, dtype=np.float32)
-        self.bias_[0] = 0.0
-        if self.tune_folds > 1 and len(texts) >= self.min_tune_rows:
-            self.bias_ = tune_bias(self, texts, spans, groups)
-        return self
-
-    def _fit_crf(self, texts, spans, tokenizer) -> None:
+    def fit(self, texts: list[str], spans: list[list[tuple[str, int, int]]], tokenizer: Tokenizer | None = None):
+        """Fit on texts and their (element, start, end) spans."""
         import pycrfsuite
 
+        texts, spans = list(texts), list(spans)
+        self.bias_ = element_bias([self.default_bias] * len(ELEMENTS))
         self.features_ = CharFeatures(tokenizer or Tokenizer(self.backend), self.patterns, self.bits, self.max_chars)
         buckets, rows, lens = self.features_.transform(list(texts))
         uniq, inv = np.unique(buckets, return_inverse=True)
@@ -106,6 +92,7 @@ class ElementTagger:
             info = crf.info()
             crf.close()
         self._export(info)
+        return self
 
     def _export(self, info) -> None:
         """CRFsuite's weights as arrays: active buckets (sorted), their weight rows, transitions."""
@@ -154,16 +141,24 @@ class ElementTagger:
                        shape=(n, len(self.weights_)))
         return np.asarray(X @ self.weights_, dtype=np.float32)
 
-    def predict_labels(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(label index of every character, start row of each text, length of each text)."""
+    def predict(self, texts: list[str], extra: np.ndarray | None = None) -> list[list[tuple[str, int, int]]]:
+        """(element, start, end) spans of every text; ``extra``: bias added to ``bias_``."""
         buckets, rows, lens = self.features_.transform(list(texts))
-        E = self.scores(buckets) + getattr(self, "bias_", 0.0)
-        return viterbi(E, rows, lens, self.transitions_, self.start_), rows, lens
+        E = self.scores(buckets) + self.bias_ + (0.0 if extra is None else extra)
+        return decode(viterbi(E, rows, lens, self.transitions_, self.start_), rows, lens)
 
-    def predict(self, texts: list[str]) -> list[list[tuple[str, int, int]]]:
-        """(element, start, end) spans of every text."""
-        y, rows, lens = self.predict_labels(texts)
-        return decode(y, rows, lens)
+    def emissions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(emission scores without bias, start row of each text, length of each text)."""
+        buckets, rows, lens = self.features_.transform(list(texts))
+        return self.scores(buckets), rows, lens
+
+
+def element_bias(per_element) -> np.ndarray:
+    """A bias per label from a bias per element (0 for O)."""
+    bias = np.zeros(len(LABELS), dtype=np.float32)
+    for e, b in enumerate(per_element):
+        bias[1 + 2 * e: 3 + 2 * e] = b
+    return bias
 
 
 def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray, start: np.ndarray,
@@ -222,35 +217,3 @@ def decode(y: np.ndarray, rows: np.ndarray, lens: np.ndarray) -> list[list[tuple
         out[k].append((ELEMENTS[int(elem[s])], s - int(rows[k]), e - int(rows[k])))
     return out
 
-
-BIAS_GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-
-
-def tune_bias(tagger: ElementTagger, texts: list[str], spans: list, groups: list[str] | None) -> np.ndarray:
-    """Per element, the bias with the best held-out presence accuracy (after the rules)."""
-    from sklearn.model_selection import GroupKFold
-
-    from nlp.elements.rules import Rules
-
-    rules = Rules.load(tagger.patterns)
-    groups = list(groups) if groups is not None else list(range(len(texts)))
-    correct = np.zeros((len(ELEMENTS), len(BIAS_GRID)))
-    for train, held in GroupKFold(tagger.tune_folds).split(texts, groups=groups):
-        params = inspect.signature(ElementTagger).parameters
-        sub = ElementTagger(**{**{k: getattr(tagger, k) for k in params}, "tune_folds": 0})
-        sub._fit_crf([texts[i] for i in train], [spans[i] for i in train], tagger.features_.tokenizer)
-        part = [texts[i] for i in held]
-        gold = [{s[0] for s in spans[i]} for i in held]
-        buckets, rows, lens = sub.features_.transform(part)
-        E = sub.scores(buckets)
-        for j, b in enumerate(BIAS_GRID):
-            bias = np.full(len(LABELS), b, dtype=np.float32)
-            bias[0] = 0.0
-            found = decode(viterbi(E + bias, rows, lens, sub.transitions_, sub.start_), rows, lens)
-            seen = [{s[0] for s in rules.clean(t, f)} for t, f in zip(part, found)]
-            for e, name in enumerate(ELEMENTS):
-                correct[e, j] += sum((name in g) == (name in p) for g, p in zip(gold, seen))
-    bias = np.zeros(len(LABELS), dtype=np.float32)
-    for e in range(len(ELEMENTS)):
-        bias[1 + 2 * e: 3 + 2 * e] = BIAS_GRID[int(correct[e].argmax())]
-    return bias
