@@ -71,7 +71,7 @@ def gate(text: str, found: dict[str, str], settings: dict | None = None, trained
     act = found.get("具体行为", "")
     below = s.get("tagged_element_rule_below_chars", s["element_rule_below_chars"]) if trained \
         else s["element_rule_below_chars"]
-    short = len(_CONTENT.findall(text[:max(400, 2 * below)])) < below
+    short = below == 0 or len(_CONTENT.findall(text[:max(400, 2 * below)])) < below  # 0: any length
     if short and not found.get("对象") and len(act) < s["min_act_chars"]:
         return "未写明对象，也没有具体行为"
     return ""
