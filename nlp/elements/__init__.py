@@ -45,12 +45,13 @@ class ElementExtractor:
         """Cleaned (element, start, end) spans of each normalised text (tagger only). ``X``: the
         classifier's feature rows of the texts, when already computed."""
         rules = Rules.load(self.patterns)
-        spans = [rules.trim(t, s) for t, s in zip(texts, self.tagger.predict(texts))]
+        emitted = self.tagger.emissions(texts)
+        spans = [rules.trim(t, s) for t, s in zip(texts, self.tagger.spans_from(*emitted))]
         if self.presence is not None and self.features is not None and texts:
-            spans = self._decide(texts, spans, X, rules)
+            spans = self._decide(texts, spans, X, rules, emitted)
         return [rules.add_place(t, s) for t, s in zip(texts, spans)]
 
-    def _decide(self, texts, spans, X, rules):
+    def _decide(self, texts, spans, X, rules, emitted):
         """Drop the spans of elements judged absent; for elements judged present without a span,
         decode those rows again with more bias on them."""
         from nlp.elements.presence import present_matrix
@@ -66,7 +67,7 @@ class ElementExtractor:
             if not len(rows):
                 break
             extra = element_bias([boost if need[rows, e].any() else 0.0 for e in range(len(ELEMENTS))])
-            again = self.tagger.predict([texts[i] for i in rows], extra)
+            again = self.tagger.spans_from(*emitted, extra=extra, subset=rows)
             for i, sp in zip(rows.tolist(), again):
                 add = [s for s in rules.trim(texts[i], sp) if need[i, ELEMENTS.index(s[0])]]
                 if add:

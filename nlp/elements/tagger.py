@@ -143,8 +143,17 @@ class ElementTagger:
 
     def predict(self, texts: list[str], extra: np.ndarray | None = None) -> list[list[tuple[str, int, int]]]:
         """(element, start, end) spans of every text; ``extra``: bias added to ``bias_``."""
-        buckets, rows, lens = self.features_.transform(list(texts))
-        E = self.scores(buckets) + self.bias_ + (0.0 if extra is None else extra)
+        return self.spans_from(*self.emissions(texts), extra=extra)
+
+    def spans_from(self, E: np.ndarray, rows: np.ndarray, lens: np.ndarray, extra: np.ndarray | None = None,
+                   subset: np.ndarray | None = None) -> list[list[tuple[str, int, int]]]:
+        """Spans decoded from emission scores (of the texts in ``subset`` only, when given)."""
+        if subset is not None:
+            lens = lens[subset]
+            before = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+            E = E[np.repeat(rows[subset] - before, lens) + np.arange(int(lens.sum()))]
+            rows = before
+        E = E + self.bias_ + (0.0 if extra is None else extra)
         return decode(viterbi(E, rows, lens, self.transitions_, self.start_), rows, lens)
 
     def emissions(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
