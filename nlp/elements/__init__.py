@@ -31,15 +31,17 @@ class ElementExtractor:
     tagger : a fitted ``ElementTagger`` (``None``: the regex extractor).
     presence : a fitted ``PresenceModel`` deciding whether each element is there at all.
     features : what gives the presence model its rows (the ``ClueClassifier``: ``transform``).
+    boost : bias added to an element the presence model judges present but the tagger missed.
     """
 
     def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, tagger=None, presence=None,
-                 features=None):
+                 features=None, boost: float = 3.0):
         self.tokenizer = tokenizer
         self.patterns = patterns
         self.tagger = tagger
         self.presence = presence
         self.features = features
+        self.boost = boost
 
     def spans_many(self, texts: list[str], X=None) -> list[list[tuple[str, int, int]]]:
         """Cleaned (element, start, end) spans of each normalised text (tagger only). ``X``: the
@@ -62,17 +64,13 @@ class ElementExtractor:
         keep = self.presence.decide(self.presence.predict_proba(X), found)
         spans = [[s for s in sp if keep[i, ELEMENTS.index(s[0])]] for i, sp in enumerate(spans)]
         need = keep & ~found
-        for boost in (2.0, 4.0):
-            rows = np.flatnonzero(need.any(axis=1))
-            if not len(rows):
-                break
-            extra = element_bias([boost if need[rows, e].any() else 0.0 for e in range(len(ELEMENTS))])
+        rows = np.flatnonzero(need.any(axis=1))
+        if len(rows):
+            extra = element_bias([self.boost if need[rows, e].any() else 0.0 for e in range(len(ELEMENTS))])
             again = self.tagger.spans_from(*emitted, extra=extra, subset=rows)
             for i, sp in zip(rows.tolist(), again):
                 add = [s for s in rules.trim(texts[i], sp) if need[i, ELEMENTS.index(s[0])]]
-                if add:
-                    spans[i] = sorted(spans[i] + add, key=lambda s: (s[1], s[2]))
-                    need[i, [ELEMENTS.index(s[0]) for s in add]] = False
+                spans[i] = sorted(spans[i] + add, key=lambda s: (s[1], s[2]))
         return spans
 
     def found_many(self, texts: list[str], X=None) -> list[dict[str, list[str]]]:

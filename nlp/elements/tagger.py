@@ -172,8 +172,11 @@ def element_bias(per_element) -> np.ndarray:
 
 def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray, start: np.ndarray,
             group: int = 256, budget: int = 65536) -> np.ndarray:
-    """Best label path of every sequence; sequences of similar length are decoded together."""
+    """Best label path of every sequence. Sequences of similar length are decoded together, sorted
+    so that the ones still running at step t are a suffix of the group."""
     out = np.zeros(len(E), dtype=np.int64)
+    trans = trans.astype(np.float32)
+    n_labels = E.shape[1]
     order = np.argsort(lens, kind="stable")
     order = order[lens[order] > 0]
     g = 0
@@ -184,22 +187,21 @@ def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray
         L = lens[idx]
         T = int(L.max())
         pos = rows[idx][:, None] + np.minimum(np.arange(T)[None, :], L[:, None] - 1)
-        em = E[pos].astype(np.float64)  # [batch, T, labels]; past the end: repeats, masked below
-        score = em[:, 0] + start
-        back = np.zeros((len(idx), T, E.shape[1]), dtype=np.int8)
-        keep_path = np.arange(E.shape[1])
+        em = E[pos]  # [batch, T, labels]
+        running = np.searchsorted(L, np.arange(T), side="right")  # sequences [running[t]:] reach step t
+        score = (em[:, 0] + start).astype(np.float32)
+        back = np.empty((len(idx), T, n_labels), dtype=np.int8)
+        back[:] = np.arange(n_labels, dtype=np.int8)  # past its end a sequence stays where it is
         for t in range(1, T):
-            cand = score[:, :, None] + trans[None, :, :]
-            best = cand.argmax(axis=1)
-            new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + em[:, t]
-            live = (t < L)[:, None]
-            score = np.where(live, new, score)
-            back[:, t] = np.where(live, best, keep_path)
-        last = score.argmax(axis=1)
+            s = running[t]
+            cand = score[s:, :, None] + trans  # [batch, from, to]
+            back[s:, t] = cand.argmax(axis=1)
+            score[s:] = cand.max(axis=1) + em[s:, t]
         path = np.zeros((len(idx), T), dtype=np.int64)
-        path[:, T - 1] = last
+        path[:, T - 1] = score.argmax(axis=1)
+        at = np.arange(len(idx))
         for t in range(T - 1, 0, -1):
-            path[:, t - 1] = back[np.arange(len(idx)), t, path[:, t]]
+            path[:, t - 1] = back[at, t, path[:, t]]
         mask = np.arange(T)[None, :] < L[:, None]
         out[pos[mask]] = path[mask]
     return out
