@@ -26,14 +26,14 @@ import pandas as pd
 from nlp.errors import UserError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl"}
+           ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 MAX_CELL = 1_000_000  # characters kept of one cell; longer cells are cut (and reported)
 
 
 def file_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx 或 .jsonl")
+        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl 或 .parquet")
     return FORMATS[suffix]
 
 
@@ -78,6 +78,10 @@ def read_chunks(path: str | Path, chunk_size: int = 2000) -> Iterator[Chunk]:
         yield from _read_csv(path, chunk_size, "\t" if fmt == "tsv" else None)
     elif fmt == "xlsx":
         yield from _read_xlsx(path, chunk_size)
+    elif fmt == "parquet":
+        from nlp.parquet import read_parquet_chunks
+
+        yield from read_parquet_chunks(path, chunk_size, Chunk)
     else:
         yield from _read_jsonl(path, chunk_size)
 
@@ -267,6 +271,10 @@ class TableWriter:
             self._fh = open(self.tmp, "w", encoding="utf-8-sig", newline="")
         elif self.fmt == "jsonl":
             self._fh = open(self.tmp, "w", encoding="utf-8")
+        elif self.fmt == "parquet":
+            from nlp.parquet import ParquetSink
+
+            self._sink = ParquetSink(Path(self.tmp))
         else:
             import openpyxl
 
@@ -278,7 +286,7 @@ class TableWriter:
     def renders_text(self) -> bool:
         """CSV, TSV and JSONL rows are plain text that ``render_rows`` can make anywhere (in a
         worker process, say) and ``write_rendered`` appends; XLSX rows go through ``write``."""
-        return self.fmt != "xlsx"
+        return self.fmt not in ("xlsx", "parquet")
 
     def _begin(self, columns: list[str]) -> None:
         if self.columns is not None:
@@ -296,6 +304,9 @@ class TableWriter:
         frame = frame.reindex(columns=self.columns)
         if self.renders_text:
             self._fh.write(render_rows(frame, self.fmt))
+            return
+        if self.fmt == "parquet":  # typed columns, no spreadsheet: nothing to defuse
+            self._sink.write(frame)
             return
         hcol, hval = self.highlight or (None, None)
         for r in frame.to_dict("records"):
@@ -343,6 +354,8 @@ class TableWriter:
                         for row in self.summary:
                             ws.append(self._styled(row))
                     self._wb.save(self.tmp)
+            elif self.fmt == "parquet":
+                self._sink.close(self.columns)
             else:
                 self._fh.close()
         except BaseException as e:
