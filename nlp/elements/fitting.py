@@ -13,6 +13,7 @@ from nlp.elements.rules import Rules
 from nlp.elements.tagger import ElementTagger, decode, element_bias, viterbi
 
 BIAS_GRID = (0.0, 0.5, 1.0, 2.0)
+TUNE_ITERATIONS = 60  # the fold taggers only choose settings: fewer L-BFGS iterations
 
 
 def fit_extractor(texts: list[str], spans: list, groups: list[str], vectorize, tokenizer, folds: int = 2,
@@ -30,7 +31,8 @@ def fit_extractor(texts: list[str], spans: list, groups: list[str], vectorize, t
         rules = Rules.load()
         hits = np.zeros((len(ELEMENTS), len(BIAS_GRID), len(FOUND_TH), len(MISSING_TH)))
         for train, held in GroupKFold(folds).split(texts, groups=groups):
-            sub = ElementTagger().fit([texts[i] for i in train], [spans[i] for i in train], tokenizer=tokenizer)
+            sub = ElementTagger(max_iterations=TUNE_ITERATIONS).fit([texts[i] for i in train],
+                                                                    [spans[i] for i in train], tokenizer=tokenizer)
             P = PresenceModel().fit(X[train], Y[train]).predict_proba(X[held])
             part = [texts[i] for i in held]
             E, rows, lens = sub.emissions(part)

@@ -14,7 +14,10 @@ import numpy as np
 
 from nlp.elements.patterns import ELEMENTS
 
-FOUND_TH = (0.0, 0.15, 0.33, 0.5)  # probability needed when the tagger found a span
+# Probability needed when the tagger found a span: the row-level view may overrule a found span
+# only when it is sure the element is absent (a wrong "absent" makes the officer ask for what the
+# reporter said, and can gate a good clue).
+FOUND_TH = (0.0, 0.05, 0.15)
 MISSING_TH = (0.5, 0.67, 0.85, 1.01)  # ... when it found none (1.01: never)
 
 
