@@ -169,3 +169,12 @@ def test_agreement_command(tmp_path):
     assert lines["对象"][1] == "1.000" and lines["时间"][1] == "0.500"  # presence agreement
     assert lines["具体行为"][2] == "1.000"  # span-overlap F1
     assert "共同 2 行" in done.stdout
+
+
+def test_gate_with_a_trained_tagger_covers_long_texts():
+    from nlp.quality import gate
+
+    long_text = "我家房子拆迁已经五年了，还迁房到现在都没有分到，去问了好几次都说再等等，希望能快点解决"
+    assert gate(long_text, {"对象": "", "具体行为": ""}) == ""  # patterns: short texts only
+    assert gate(long_text, {"对象": "", "具体行为": ""}, trained=True) != ""
+    assert gate(long_text, {"对象": "", "具体行为": "还迁房到现在都没有分到"}, trained=True) == ""
