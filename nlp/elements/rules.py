@@ -3,7 +3,8 @@
 - ends trimmed of punctuation; spans shorter than ``min_chars`` dropped;
 - spans whose whole text is a known non-element dropped (时间 durations and vague periods such as
   一个多小时/长期/上班时间, fragments such as 对象“区某”, 地点“请组”, the reporter as 对象);
-- 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1).
+- 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1);
+- 后果 falls back to a clause stating a physical harm or a narrow escape.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Rules:
     strip: str
     reject: dict[str, re.Pattern | None]
     place_from_object: re.Pattern | None
+    harm_clause: re.Pattern | None
 
     @classmethod
     @lru_cache(maxsize=4)
@@ -31,12 +33,24 @@ class Rules:
         reject = {name: (re.compile("|".join(f"(?:{p})" for p in spec.get("reject", {}).get(name, [])))
                          if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
         place = spec.get("place_from_object", {}).get("pattern")
+        harm = spec.get("harm_clause", {}).get("pattern")
         return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
-                   re.compile(place) if place else None)
+                   re.compile(place) if place else None, re.compile(harm) if harm else None)
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
-        """Spans kept after trimming and the reject rules, plus the 地点 fallback, in text order."""
-        return self.add_place(text, self.trim(text, spans))
+        """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
+        return self.add_place(text, self.add_harm(text, self.trim(text, spans)))
+
+    def add_harm(self, text: str, spans: list[Span]) -> list[Span]:
+        """With no 后果 span: the first clause stating a physical harm or a narrow escape."""
+        if self.harm_clause is None or any(s[0] == "后果" for s in spans):
+            return spans
+        taken = [(s[1], s[2]) for s in spans]
+        for m in self.harm_clause.finditer(text):
+            start, end = m.span()
+            if end - start >= self.min_chars and not any(a < end and start < b for a, b in taken):
+                return sorted(spans + [("后果", start, end)], key=lambda s: (s[1], s[2]))
+        return spans
 
     def trim(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, in text order."""
