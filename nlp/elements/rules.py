@@ -24,7 +24,11 @@ class Rules:
     strip: str
     reject: dict[str, re.Pattern | None]
     place_from_object: re.Pattern | None
-    harm_clause: re.Pattern | None
+    harm_words: re.Pattern | None
+    harm_stops: str = ""
+    harm_reach: int = 30
+
+    harm_scope = 4000  # characters searched for harm words (like the tagger's max_chars)
 
     @classmethod
     @lru_cache(maxsize=4)
@@ -33,9 +37,10 @@ class Rules:
         reject = {name: (re.compile("|".join(f"(?:{p})" for p in spec.get("reject", {}).get(name, [])))
                          if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
         place = spec.get("place_from_object", {}).get("pattern")
-        harm = spec.get("harm_clause", {}).get("pattern")
+        harm = spec.get("harm_clause", {})
         return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
-                   re.compile(place) if place else None, re.compile(harm) if harm else None)
+                   re.compile(place) if place else None, re.compile(harm["words"]) if harm.get("words") else None,
+                   str(harm.get("stops", "")), int(harm.get("reach", 30)))
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
@@ -43,12 +48,16 @@ class Rules:
 
     def add_harm(self, text: str, spans: list[Span]) -> list[Span]:
         """With no 后果 span: the first clause stating a physical harm or a narrow escape."""
-        if self.harm_clause is None or any(s[0] == "后果" for s in spans):
+        if self.harm_words is None or any(s[0] == "后果" for s in spans):
             return spans
         taken = [(s[1], s[2]) for s in spans]
-        for m in self.harm_clause.finditer(text):
+        for m in self.harm_words.finditer(text, 0, self.harm_scope):
             start, end = m.span()
-            if end - start >= self.min_chars and not any(a < end and start < b for a, b in taken):
+            while start > 0 and m.start() - start < self.harm_reach and text[start - 1] not in self.harm_stops:
+                start -= 1
+            while end < len(text) and end - m.end() < self.harm_reach and text[end] not in self.harm_stops:
+                end += 1
+            if not any(a < end and start < b for a, b in taken):
                 return sorted(spans + [("后果", start, end)], key=lambda s: (s[1], s[2]))
         return spans
 
