@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench eval eval-elements check-corpus clean
+.PHONY: demo test bench bench-serve serve eval eval-elements check-corpus clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The 受理台 (web page + HTTP API) on http://127.0.0.1:8000 (ARGS=--port 8080 ... to change).
+serve: $(STAMP)
+	$(PY) serve.py $(ARGS)
+
 check-corpus: $(STAMP)
 	$(PY) -m nlp.corpus check
 
 bench: $(STAMP)
 	$(PY) bench/bench_classify.py
 	$(PY) bench/bench_train.py
+
+bench-serve: $(STAMP)
+	$(PY) bench/bench_serve.py $(ARGS)
 
 # The evaluation protocol (cross-writer, fragment probes; add ARGS=--voices for leave-voice-out).
 eval: $(STAMP)

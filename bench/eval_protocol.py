@@ -30,20 +30,20 @@ SETTINGS = {
                                decision="raw", cues=False),
     "svm-raw-nocue-C1": dict(learner="svm", C=1.0, max_char_features=None, placeholders="drop",
                              decision="raw", cues=False),
-    "svm-raw-nocue-keep": dict(learner="svm", C=0.5, max_char_features=None, decision="raw", cues=False),
-    "svm-raw": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw"),
+    "svm-raw-nocue-keep": dict(learner="svm", C=0.5, max_char_features=None, decision="raw", cues=False,
+                               placeholders="keep"),
+    "svm-raw": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
+                    cues=True),
     "svm-raw-nocue": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
                           cues=False),
     "svm-raw-off": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
-                        tune_offsets=True),
-    "svm": dict(learner="svm", C=0.5, max_char_features=120_000),
-    "svm-drop": dict(learner="svm", C=0.5, max_char_features=120_000, placeholders="drop"),
-    "lr10": dict(learner="logreg", C=10.0, max_char_features=None),
-    "lr10-drop": dict(learner="logreg", C=10.0, max_char_features=None, placeholders="drop"),
-    "lr10-drop-off": dict(learner="logreg", C=10.0, max_char_features=None, placeholders="drop",
-                          tune_offsets=True),
-    "lr3-drop": dict(learner="logreg", C=3.0, max_char_features=None, placeholders="drop"),
-    "lr10-drop-nocue": dict(learner="logreg", C=10.0, max_char_features=None, placeholders="drop", cues=False),
+                        cues=True, tune_offsets=True),
+    "svm": dict(learner="svm", C=0.5, max_char_features=120_000, cues=True, placeholders="keep",
+                decision="calibrated"),  # the shipped model before v3
+    "svm-drop": dict(learner="svm", C=0.5, max_char_features=120_000, cues=True, placeholders="drop",
+                     decision="calibrated"),
+    "lr10": dict(learner="logreg", C=10.0, max_char_features=None, cues=False, placeholders="keep",
+                 decision="calibrated"),  # the plain baseline (slow: lbfgs on every head)
 }
 PARTS = ("cross_writer", "names", "fragments", "group_folds", "voice_out")
 HEADS = ["质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]

@@ -18,11 +18,12 @@ from typing import Optional
 
 import typer
 
+from nlp.cli_zh import ZhCommand, command
 from nlp.errors import UserError
 
 # Both cores by default; overridable for benchmarks and small machines.
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
-CONTEXT = {"help_option_names": ["-h", "--help"]}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _fail(message: str, code: int = 1):
@@ -60,24 +61,27 @@ def ensure_model(registry, version: str | None = None, backend: str = "auto"):
 train_app = typer.Typer(add_completion=False, context_settings=CONTEXT, rich_markup_mode=None)
 
 
-@train_app.command(help="用语料训练模型（默认读取 corpora/clues.csv），或追加新标注、回退、列出版本、审查标注。")
+@train_app.command(cls=ZhCommand, help="用语料训练模型，或追加新标注、撤销追加、回退、列出版本、审查标注。")
 def train(
-    corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件（默认 corpora/clues.csv）"),
-    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表可直接读入）"),
+    corpus: Optional[Path] = typer.Option(None, "--corpus", help="语料文件", show_default="corpora/clues.csv"),
+    add: Optional[Path] = typer.Option(None, "--add", help="追加新标注的文件（CSV 或 XLSX，格式同语料；标注工作表、--audit 复核表、受理台数据库 reviews.db 或其导出可直接读入）"),
     prefer: Optional[str] = typer.Option(None, "--prefer", help="标签冲突时以哪方为准：new（新标注）或 old（语料原标注）"),
     trust_labels: bool = typer.Option(False, "--trust-labels",
                                       help="确认 --add 文件中全部标签都经人工核对（文件没有“已核对”列时才需要）"),
     force: bool = typer.Option(False, "--force", help="即使某个头部指标下降超过容差，也启用新模型"),
     tolerance: float = typer.Option(0.02, "--tolerance", help="晋升门槛：任一头部 macro-F1 下降不得超过此值"),
-    rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本"),
+    rollback: bool = typer.Option(False, "--rollback", help="回退到上一个模型版本（只换模型，语料不变）"),
+    undo_add: Optional[str] = typer.Option(None, "--undo-add", metavar="批次号",
+                                           help="撤销一次 --add：删除它加入的行、恢复它改过的标注（批次号见 --list）"),
     use: Optional[str] = typer.Option(None, "--use", help="启用指定的模型版本（版本名见 --list）"),
     list_: bool = typer.Option(False, "--list", help="列出所有模型版本及其主要指标"),
     audit: bool = typer.Option(False, "--audit", help="交叉验证找出可能标错的语料行，供人工复核"),
-    audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="审查结果另存为文件（CSV/XLSX/JSONL）"),
+    audit_out: Optional[Path] = typer.Option(None, "--audit-out", help="复核表另存为文件（XLSX 带“复核结论”下拉列表，也可 CSV/JSONL）"),
     seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
-    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),
 ):
+    from nlp import cli_train
     from nlp import corpus as corpus_mod
     from nlp import training
     from nlp.registry import Registry
@@ -92,11 +96,12 @@ def train(
     corpus_path = corpus or corpus_mod.default_corpus()
     try:
         if list_:
-            return _list_versions(registry)
+            return cli_train.list_versions(registry, corpus_path)
         if rollback:
-            old, new = registry.rollback()
-            typer.echo(f"已回退：当前模型由 {old or '（无）'} 改为 {new}。")
-            return
+            return cli_train.rollback(registry, corpus_path)
+        if undo_add:
+            with registry.lock():
+                return cli_train.undo_add(registry, corpus_path, undo_add)
         if use:
             old, new = registry.use(use)
             typer.echo(f"已启用：当前模型由 {old or '（无）'} 改为 {new}。")
@@ -106,12 +111,12 @@ def train(
             df = corpus_mod.read_corpus(corpus_path)
             _say(f"审查中：{len(df)} 行语料做 5 折交叉验证……")
             found = training.audit(df, taxonomy, seed, backend, None)
-            _report_audit(found, audit_out)
+            cli_train.report_audit(found, audit_out, taxonomy)
             return
         with registry.lock():
             if add:
-                _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
-                                  trust_labels)
+                cli_train.train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend,
+                                           taxonomy, trust_labels)
             else:
                 t0 = time.time()
                 result = training.build(corpus_path, seed, backend, registry, log=_say)
@@ -125,91 +130,6 @@ def train(
 
 def _headline_text(head: dict) -> str:
     return "test 划分 macro-F1：" + "，".join(f"{k} {v:.3f}" for k, v in head.items())
-
-
-def _list_versions(registry) -> None:
-    current = registry.current()
-    rows = registry.versions()
-    if not rows:
-        typer.echo("还没有任何模型版本。运行 python train.py 训练。")
-        return
-    for m in rows:
-        mark = "*" if m["version"] == current else " "
-        head = "，".join(f"{k} {v:.3f}" for k, v in m.get("headline", {}).items())
-        typer.echo(f"{mark} {m['version']}  语料 {m.get('corpus_rows', '?')} 行  {head}")
-    typer.echo("（* 为当前使用的版本；数字为 test 划分 macro-F1）")
-
-
-def _report_audit(found, out: Optional[Path]) -> None:
-    from nlp.io import TableWriter
-
-    if found.empty:
-        typer.echo("没有发现与交叉验证预测明显矛盾的标注。")
-        return
-    typer.echo(f"发现 {len(found)} 处可能标错的标注（模型在交叉验证中有把握地给出了不同标签），请人工复核：")
-    if out:
-        with TableWriter(out) as w:
-            w.write(found)
-        typer.echo(f"已写入 {out}")
-    else:
-        for r in found.head(50).itertuples(index=False):
-            typer.echo(f"  {r.id}  {r.头部}：标注 {r.现有标注} → 模型 {r.模型判断}（{r.模型置信度:.0%}）  {r.text[:60]}")
-        if len(found) > 50:
-            typer.echo(f"  ……共 {len(found)} 处，用 --audit-out 文件.xlsx 导出全部")
-
-
-def _train_with_added(registry, corpus_path, add, prefer, force, tolerance, seed, backend, taxonomy,
-                                  trust_labels) -> None:
-    from nlp import corpus as corpus_mod
-    from nlp import training
-    from nlp.registry import ModelMismatch
-    from nlp.report import evaluate, headline
-
-    base = corpus_mod.read_corpus(corpus_path)
-    merge = training.merge_labeled(base, add, taxonomy, prefer, trust_labels)
-    if merge.unreviewed:
-        _say(f"{merge.unreviewed} 行已填标签但未标为“已核对”，未加入语料（模型只学习人工确认的标签）。")
-    for msg in merge.duplicates:
-        _say(f"重复：{msg}")
-    for msg in merge.conflicts:
-        _say(f"冲突（按 --prefer {prefer} 处理）：{msg}")
-    if merge.unlabeled:
-        _say(f"{merge.unlabeled} 行未填写标签，已跳过。")
-    if merge.added.empty and not (merge.conflicts and prefer == "new"):
-        typer.echo("没有新的行需要添加，语料和模型保持不变。")
-        return
-    _say(f"通过校验：新增 {len(merge.added)} 行。正在训练新模型并与当前模型对比……")
-    current = None
-    if registry.current():
-        try:
-            current = registry.load()
-        except ModelMismatch:
-            current = None
-    result = training.build(corpus_path, seed, backend, registry, df=merge.frame, log=_say)
-    drops = []
-    if current is not None:
-        test = merge.frame[merge.frame["split"] == "test"]
-        cols = training.label_columns(taxonomy, merge.frame)
-        old_test = headline(evaluate(current, test["text"].tolist(), test[cols]))
-        drops += training.compare(result.info["headline"], old_test, tolerance, "固定 test 划分上")
-        new_added, old_added = training.added_rows_comparison(
-            merge.frame, merge.added["id"].tolist(), current, taxonomy, seed, backend, None)
-        drops += training.compare(new_added, old_added, tolerance, "新增行的留出折上")
-        typer.echo("新旧模型对比（macro-F1）：")
-        for head, new_v in result.info["headline"].items():
-            typer.echo(f"  test 划分 {head}：旧 {old_test.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
-        for head, new_v in new_added.items():
-            typer.echo(f"  新增行留出折 {head}：旧 {old_added.get(head, float('nan')):.3f} → 新 {new_v:.3f}")
-    training.write_corpus(merge.frame, corpus_path)
-    typer.echo(f"新标注已并入语料 {corpus_path}（新增 {len(merge.added)} 行）。")
-    if drops and not force:
-        typer.echo(f"新模型 {result.version} 未启用，当前模型保持 {registry.current()}：")
-        for d in drops:
-            typer.echo(f"  {d}（容差 {tolerance}）")
-        typer.echo("如确认要启用，可加 --force 重新运行，或用 python train.py --list 查看各版本。")
-        raise typer.Exit(3)
-    registry.promote(result.version)
-    typer.echo(f"新模型 {result.version} 已启用{'（--force）' if drops else ''}。可用 python train.py --rollback 回退。")
 
 
 def train_main() -> None:
@@ -233,28 +153,37 @@ def _work(frame, column, fmt=None, tally=None):
     return [str(c) for c in out.columns], render_rows(out, fmt), tally.count(out)
 
 
-@classify_app.command(help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
+@classify_app.command(cls=ZhCommand, help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
 def classify(
-    input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
+    input: Optional[Path] = typer.Argument(None, metavar="输入文件", help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
     column: str = typer.Option("text", "--column", help="文本所在的列名"),
-    names: bool = typer.Option(False, "--names", help="输出时附加各代码的中文名称"),
+    codes_only: bool = typer.Option(False, "--codes-only", help="只输出代码，不在代码旁附加中文名称"),
+    names: bool = typer.Option(False, "--names", hidden=True, help="（旧选项，现已默认附加名称）"),
+    by: list[str] = typer.Option([], "--by", metavar="列名", help="在 XLSX 中按此列（如 来源）做各标签的交叉统计表；可重复给出"),
     split_cases: bool = typer.Option(True, "--split-cases/--no-split-cases",
-                                     help="长文本拆分：通报按案例、文件按段落分别分类（默认开启）"),
-    suggest: int = typer.Option(0, "--suggest", help="挑出模型最没把握的 N 条，生成标注工作表（配合 -o 工作表.xlsx）"),
-    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="并行进程数（默认用满两个核）"),
+                                     help="长文本拆分：通报按案例、文件按段落分别分类", show_default="开启"),
+    suggest: int = typer.Option(0, "--suggest", help="挑出模型最没把握的 N 条，生成标注工作表（配合 -o 工作表.xlsx）",
+                                show_default=False),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="并行进程数", show_default=f"{DEFAULT_WORKERS}（用满两个核）"),
     chunk_size: int = typer.Option(2000, "--chunk-size", help="每批处理的行数"),
-    model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本（默认当前版本）"),
-    backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
-    models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本", show_default="当前版本"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba", show_default="按模型"),
+    models: Optional[Path] = typer.Option(None, "--models", help="模型目录", show_default="models/"),
     engine: str = typer.Option("local", "--engine", help="运行方式：local（本机多进程）或 dask（本机集群或远程 Dask 集群）"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler",
                                             help="Dask 调度器地址，如 tcp://10.0.0.5:8786（不给则在本机启动集群）"),
+    dedupe: bool = typer.Option(False, "--dedupe", help="找出本批中重复反映同一事项的线索：增加“重复组”“相似线索”列"),
+    base: Optional[Path] = typer.Option(None, "--base", help="线索库文件（SQLite）：与既往线索比对，并把本批存入库中。"
+                                                             "库中保存线索原文，请放在有权限控制的位置"),
 ):
     from nlp.registry import Registry
 
+    started = time.time()  # the timing line covers the whole run: model loading, reading, writing
     try:
+        if by and (output is None or output.suffix.lower() != ".xlsx"):
+            _fail("--by 的交叉统计表写在 XLSX 的工作表中：请用 -o 结果.xlsx 输出。", 2)
         if text is None and input is None:
             _fail("请给出输入文件，或用 --text 输入单条线索。用 -h 查看帮助。", 2)
         if input is not None and text is not None:
@@ -278,15 +207,18 @@ def classify(
             clf.tokenizer_._impl = None
         from nlp.pipeline import Annotator
 
-        annotator = Annotator(clf, split_cases=split_cases, names=names)
+        annotator = Annotator(clf, split_cases=split_cases, names=not codes_only)
         if text is not None:
             typer.echo(_intake(annotator, text))
+            if base is not None:
+                typer.echo(_earlier(base, text))
         elif engine == "dask":
             _dask(annotator, registry, model, input, output, column, scheduler, workers)
         elif suggest:
             _suggest(annotator, input, output, column, suggest, chunk_size)
         else:
-            _batch(annotator, input, output, column, workers, chunk_size)
+            _batch(annotator, input, output, column, workers, chunk_size, tuple(by), started,
+                   dedupe or base is not None, base)
     except UserError as e:
         _fail(str(e))
 
@@ -298,6 +230,17 @@ def _dask(annotator, registry, version, source: Path, target: Path, column: str,
                              scheduler=scheduler, workers=max(1, workers))
     typer.echo(f"已写入 {target}（Dask：{result['files']} 个输入文件、{result['partitions']} 个分区，"
                f"用时 {result['seconds']:.1f} 秒）。用 pandas.read_parquet 或逐个 CSV 文件读取。")
+
+
+def _earlier(path: Path, text: str) -> str:
+    from nlp.dedupe.base import ClueBase
+
+    with ClueBase(path) as clue_base:
+        found = clue_base.similar(text, k=5)
+    if not found:
+        return f"相似的既往线索：线索库（{len(clue_base)} 条）中没有。"
+    return "相似的既往线索：\n" + "\n".join(f"  {m['id']}（相似度 {m['similarity']:.2f}，{m['date']}）{m['text'][:60]}"
+                                       for m in found)
 
 
 def _intake(annotator, text: str) -> str:
@@ -324,16 +267,21 @@ def _intake(annotator, text: str) -> str:
         if row.get("文本类型", "线索") != "线索" or is_bulletin(normalize(text)):
             q = []  # a bulletin or a document has no reporter to ask; 缺失要素 stays as information
         title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""
-        blocks.append(title + intake_summary(row, tax, elements, q))
+        probs = annotator.model.predict_proba([str(row.get("text", ""))])
+        per_code = {s.id: dict(zip(s.code_list, probs[s.id][0])) for s in tax.schemes if s.multi and s.id in probs}
+        blocks.append(title + intake_summary(row, tax, elements, q, per_code))
     return "\n\n".join(blocks)
 
 
-def _check_chunk(chunk, column: str, source: Path) -> None:
+def _check_chunk(chunk, column: str, source: Path, by: tuple[str, ...] = ()) -> None:
     from nlp.io import NonText
 
+    cols = "、".join(str(c) for c in chunk.frame.columns)
     if column not in chunk.frame.columns:
-        cols = "、".join(str(c) for c in chunk.frame.columns)
         raise UserError(f"输入文件 {source} 没有“{column}”列。现有列：{cols}。请用 --column 指定文本所在的列。")
+    for b in by:
+        if b not in chunk.frame.columns:
+            raise UserError(f"输入文件 {source} 没有“{b}”列，无法按它交叉统计（--by）。现有列：{cols}。")
     # Rows as Excel and WPS number them (the header is row 1); JSONL keeps its line numbers.
     first = 0 if str(source).lower().endswith((".jsonl", ".ndjson")) else 1
     bad = [n + first for n, v in zip(chunk.rows, chunk.frame[column]) if isinstance(v, NonText)]
@@ -343,7 +291,9 @@ def _check_chunk(chunk, column: str, source: Path) -> None:
                         f"共 {len(bad)} 行。请检查是否选错了列（--column），或把这些单元格改成文本。")
 
 
-def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int) -> None:
+def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int,
+           by: tuple[str, ...] = (), started: float | None = None, dedupe: bool = False,
+           base: Optional[Path] = None) -> None:
     import pandas as pd
     from tqdm import tqdm
 
@@ -354,12 +304,13 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     global _ANNOTATOR
     _ANNOTATOR = annotator
     tax = annotator.model.taxonomy_
-    tally = Tally(annotator.schemes, {s.id for s in tax.schemes if s.multi})
-    started = time.time()
+    tally = Tally(annotator.schemes, {s.id for s in tax.schemes if s.multi}, by)
+    started = started or time.time()
     n_in = 0
-    writer = TableWriter(target, highlight=(QUALITY, LOW))
+    writer = TableWriter(target, highlight=(QUALITY, LOW), wide=(column,))
     bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
     pool = None
+    repeats = _repeats(source, column, chunk_size, base) if dedupe else None
     try:
         with writer:
             chunks = read_chunks(source, chunk_size)
@@ -370,6 +321,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                     rows_in, res = pending.popleft()
                     res = res if isinstance(res, pd.DataFrame) else res.get()
                     if isinstance(res, pd.DataFrame):
+                        res = repeats.collect(res) if repeats is not None else res
                         writer.write(res)
                         tally.add(res)
                     else:
@@ -381,31 +333,52 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             # Workers render text rows themselves when every chunk has the same columns
             # (CSV and Excel inputs; JSONL lines may differ in their keys).
             fmt = writer.fmt if writer.renders_text and file_format(source) != "jsonl" else None
+            fmt = None if repeats is not None and repeats.base is not None else fmt  # labels go to the base
             first = next(chunks, None)
             second = next(chunks, None)
             if second is not None and workers > 1:
                 # more than one chunk: worth the worker processes (fork shares the loaded model)
                 annotator.warm_up()
+                if repeats is not None:
+                    repeats.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
+            if repeats is not None:
+                repeats.prepare(pool, check=lambda c: _check_chunk(c, column, source))
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
-                _check_chunk(chunk, column, source)
+                _check_chunk(chunk, column, source, by)
                 n_in += len(chunk.frame)
+                frame = repeats.annotate(chunk.frame) if repeats is not None else chunk.frame
                 if pool is None:
-                    pending.append((len(chunk.frame), annotator.annotate(chunk.frame, column)))
+                    pending.append((len(frame), annotator.annotate(frame, column)))
                 else:
-                    pending.append((len(chunk.frame), pool.apply_async(_work, (chunk.frame, column, fmt, tally))))
+                    pending.append((len(frame), pool.apply_async(_work, (frame, column, fmt, tally))))
                 drain(block=False)
             drain(block=True)
             if n_in == 0:
                 raise UserError(f"输入文件 {source} 只有表头，没有数据行。")
-            writer.summary = tally.rows_for_table()
+            writer.summary = tally.rows_for_table(tax)
+            writer.sheets = tally.cross_tables(tax)
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()
+    if repeats is not None and repeats.base is not None:
+        added = repeats.store()
+        _say(f"已存入线索库 {base}：新增 {added} 条，库中共 {len(repeats.base)} 条。")
     elapsed = max(time.time() - started, 1e-9)
     typer.echo(tally.render())
-    typer.echo(f"已写入 {target}（输入 {n_in} 条，用时 {elapsed:.1f} 秒，{n_in / elapsed:.0f} 条/秒）。")
+    if repeats is not None:
+        typer.echo(repeats.summary())
+    rate = n_in / elapsed
+    typer.echo(f"已写入 {target}（输入 {n_in} 条，全程用时 {elapsed:.1f} 秒，含加载模型和读写文件；"
+               f"{rate:.{0 if rate >= 10 else 1}f} 条/秒）。")
+
+
+def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
+    from nlp.dedupe.base import ClueBase
+    from nlp.dedupe.batch import BatchDedupe
+
+    return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None)
 
 
 def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:
@@ -415,19 +388,20 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
     import pandas as pd
 
     from nlp.corpus import near_duplicates
-    from nlp.io import read_chunks
+    from nlp.io import NonText, read_chunks
     from nlp.normalize import normalize
     from nlp.worksheet import write_worksheet
 
     if target.suffix.lower() != ".xlsx":
         raise UserError("标注工作表须为 .xlsx 文件（带下拉列表），例如 -o 工作表.xlsx")
     model = annotator.model
-    heap: list = []  # (uncertainty, row order, id, text) — the most uncertain 5n kept
+    heap: list = []  # (uncertainty, row order, id, text, input row) — the most uncertain 5n kept
     order = 0
     for chunk in read_chunks(source, chunk_size):
         _check_chunk(chunk, column, source)
         texts = [str(v) for v in chunk.frame[column]]
-        ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r) for r in chunk.rows]
+        ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r + 1) for r in chunk.rows]
+        records = chunk.frame.to_dict("records")
         keep = [i for i, t in enumerate(texts) if t.strip()]
         if not keep:
             continue
@@ -444,7 +418,7 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
             heads += 1
         u /= max(heads, 1)
         for k, i in enumerate(keep):
-            item = (float(u[k]), -order, ids[i], texts[i])
+            item = (float(u[k]), -order, ids[i], texts[i], records[i])
             order += 1
             if len(heap) < 5 * n:
                 heapq.heappush(heap, item)
@@ -458,11 +432,16 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
         if chosen and near_duplicates([item[3]], 0.6, others=[c[3] for c in chosen]):
             continue
         chosen.append(item)
-    frame = pd.DataFrame({"id": [c[2] for c in chosen], "text": [c[3] for c in chosen],
-                          "模型把握度": [round(1 - c[0], 3) for c in chosen]})
+    # every input column kept (the text column named text, an id added when there is none)
+    frame = pd.DataFrame([c[4] for c in chosen]).rename(columns={column: "text"})
+    frame = frame.map(lambda v: str(v) if isinstance(v, NonText) else v)
+    if "id" not in frame.columns:
+        frame.insert(0, "id", [c[2] for c in chosen])
+    frame["模型把握度"] = [round(1 - c[0], 3) for c in chosen]
     write_worksheet(frame, target, model.taxonomy_, annotator)
     typer.echo(f"已挑出 {len(chosen)} 条模型最没把握的线索（互不近似重复），标注工作表写入 {target}。"
-               f"标注完成后运行：python train.py --add {target}")
+               "标签列已预填模型的判断（可从下拉列表改选）；核对过的行在“已核对”列选“是”。"
+               f"完成后运行：{command('train.py')} --add {target}")
 
 
 def classify_main() -> None:

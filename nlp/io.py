@@ -257,11 +257,14 @@ class TableWriter:
     """
 
     def __init__(self, target: str | Path, highlight: tuple[str, str] | None = None,
-                 summary: list[list] | None = None):
+                 summary: list[list] | None = None, wide=(), sheet: str = "分类结果"):
         self.target = Path(target)
         self.fmt = file_format(self.target)
         self.highlight = highlight
         self.summary = summary
+        self.sheets: dict[str, list[list]] = {}  # more small XLSX sheets after 汇总 (title -> rows)
+        self.wide = wide  # XLSX: long-text columns, shown wide and wrapped
+        self.sheet = sheet
         self.columns: list[str] | None = None
 
     def __enter__(self):
@@ -279,7 +282,7 @@ class TableWriter:
             import openpyxl
 
             self._wb = openpyxl.Workbook(write_only=True)
-            self._ws = self._wb.create_sheet("分类结果")
+            self._ws = self._wb.create_sheet(self.sheet)
         return self
 
     @property
@@ -288,7 +291,7 @@ class TableWriter:
         worker process, say) and ``write_rendered`` appends; XLSX rows go through ``write``."""
         return self.fmt not in ("xlsx", "parquet")
 
-    def _begin(self, columns: list[str]) -> None:
+    def _begin(self, columns: list[str], sample: pd.DataFrame | None = None) -> None:
         if self.columns is not None:
             return
         self.columns = columns
@@ -297,10 +300,14 @@ class TableWriter:
             pd.DataFrame(columns=header).to_csv(self._fh, index=False, lineterminator="\r\n",
                                                 sep="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "xlsx":
-            self._ws.append(self._styled(self.columns, bold=True))
+            from nlp.ledger import SheetLayout
+
+            # widths fitted to the first chunk; header frozen; autofilter set when closing
+            self._layout = SheetLayout(self._ws, self.columns, sample, wide=self.wide)
+            self._layout.header()
 
     def write(self, frame: pd.DataFrame) -> None:
-        self._begin([str(c) for c in frame.columns])
+        self._begin([str(c) for c in frame.columns], frame)
         frame = frame.reindex(columns=self.columns)
         if self.renders_text:
             self._fh.write(render_rows(frame, self.fmt))
@@ -311,9 +318,7 @@ class TableWriter:
         hcol, hval = self.highlight or (None, None)
         for r in frame.to_dict("records"):
             values = [_xlsx_value(r[c]) for c in self.columns]
-            mark = hcol is not None and r.get(hcol) == hval
-            risky = any(map(formula_risk, values))
-            self._ws.append(self._styled(values, fill=mark) if mark or risky else values)
+            self._layout.append(values, marked=hcol is not None and r.get(hcol) == hval)
 
     def write_rendered(self, columns: list[str], text: str) -> None:
         """Append rows made by ``render_rows`` for a frame with these columns."""
@@ -321,22 +326,6 @@ class TableWriter:
         if not self.renders_text or columns != self.columns:
             raise ValueError("rendered rows do not match the output's format or columns")
         self._fh.write(text)
-
-    def _styled(self, values, bold=False, fill=False):
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Font, PatternFill
-
-        cells = []
-        for v in values:
-            c = WriteOnlyCell(self._ws, value=v)
-            if formula_risk(v):
-                c.data_type = "s"  # text, never a live formula
-            if bold:
-                c.font = Font(bold=True)
-            if fill:
-                c.fill = PatternFill("solid", fgColor="FFF2CC")
-            cells.append(c)
-        return cells
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -347,12 +336,14 @@ class TableWriter:
                     except Exception:
                         pass
                 if exc_type is None:
+                    from nlp.ledger import write_sheet
+
                     if self.columns is None:
                         self._ws.append(["(无数据)"])
-                    if self.summary:
-                        ws = self._ws = self._wb.create_sheet("汇总")
-                        for row in self.summary:
-                            ws.append(self._styled(row))
+                    else:
+                        self._layout.close()
+                    for title, rows in ({"汇总": self.summary or []} | self.sheets).items():
+                        write_sheet(self._wb, title, rows)
                     self._wb.save(self.tmp)
             elif self.fmt == "parquet":
                 self._sink.close(self.columns)

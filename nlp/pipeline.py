@@ -138,12 +138,14 @@ class Annotator:
             pred.loc[empty, REASON] = EMPTY_REASON
             pred.loc[empty, SCORE] = 0
             pred.loc[empty, EVIDENCE] = "文本为空"
-        if self.names:
+        if self.names:  # a name column right after each code column whose names say more than the code
             tax = self.model.taxonomy_
             for sid in self.schemes:
-                if sid != QUALITY:
-                    pred[f"{sid}名称"] = [
-                        "|".join(tax[sid].name_of(c) for c in tax[sid].parse(v)) for v in pred[sid]]
+                scheme = tax[sid]
+                if sid == QUALITY or all(c.name.startswith(c.code) and "：" not in c.name for c in scheme.codes):
+                    continue
+                pred.insert(pred.columns.get_loc(sid) + 1, f"{sid}名称",
+                            ["|".join(scheme.name_of(c) for c in scheme.parse(v)) for v in pred[sid]])
         return pred
 
     def _apply_gate(self, pred: pd.DataFrame, norm: list[str], assessed: list[dict], skip: np.ndarray) -> None:

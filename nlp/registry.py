@@ -30,6 +30,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from nlp.cli_zh import command
 from nlp.errors import UserError
 from nlp.io import write_text_atomic
 
@@ -276,7 +277,7 @@ class Registry:
         """Make any listed, verified version the current one (e.g. re-enable after rollbacks)."""
         _check_version(version)
         if version not in {m.get("version") for m in self.versions()}:
-            raise UserError(f"没有模型版本 {version}。可运行 python train.py --list 查看。")
+            raise UserError(f"没有模型版本 {version}。可运行 {command('train.py')} --list 查看。")
         self.verify(version)
         try:
             old = self.current() or ""
@@ -337,7 +338,7 @@ class Registry:
         expected = hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest() if key else None
         if not expected or not hmac.compare_digest(expected, str(manifest.get("signature", ""))):
             raise UserError(f"模型版本 {version} 不是本机训练生成的（签名不符），拒绝加载：模型文件加载时会执行代码。"
-                            "请运行 python train.py 在本机重新训练。")
+                            f"请运行 {command('train.py')} 在本机重新训练。")
         files = manifest.get("files", {})
         if not isinstance(files, dict) or MODEL_FILE not in files:
             raise UserError(f"模型版本 {version} 的清单中没有 {MODEL_FILE}，拒绝加载。")
@@ -348,7 +349,7 @@ class Registry:
             blob = _read_secure(dfd, name, version)
             if not hmac.compare_digest(hashlib.sha256(blob).hexdigest(), str(digest)):
                 raise UserError(f"模型版本 {version} 的文件 {name} 与清单中的 SHA-256 不符（文件被改动或损坏），"
-                                "拒绝加载。可运行 python train.py --rollback 回到上一版本，或重新训练。")
+                                f"拒绝加载。可运行 {command('train.py')} --rollback 回到上一版本，或重新训练。")
             if name == MODEL_FILE:
                 data = blob
         libs = manifest.get("libraries", {})
@@ -363,14 +364,14 @@ class Registry:
         Dask engine), where ``load_payload`` checks them again before unpickling."""
         version = _check_version(version) if version else self.current()
         if not version:
-            raise UserError("还没有可用的模型。请先运行 python train.py 训练。")
+            raise UserError(f"还没有可用的模型。请先运行 {command('train.py')} 训练。")
         return self._verified(version)
 
     def load(self, version: str | None = None):
         self._remove_stale_temporaries()
         version = _check_version(version) if version else self.current()
         if not version:
-            raise UserError("还没有可用的模型。请先运行 python train.py 训练。")
+            raise UserError(f"还没有可用的模型。请先运行 {command('train.py')} 训练。")
         _, data = self._verified(version)
         import joblib
 

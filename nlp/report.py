@@ -146,15 +146,25 @@ def render_markdown(info: dict, evaluation: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questions: list[str]) -> str:
-    """Readable summary of one clue (a dict of one output row)."""
+def intake_summary(row: dict, taxonomy: Taxonomy, elements: dict | None, questions: list[str],
+                   code_confidence: dict | None = None) -> str:
+    """Readable summary of one clue (a dict of one output row). ``code_confidence``: for
+    multi-label schemes, each code's own probability ({scheme: {code: p}})."""
     q = row.get(QUALITY, "")
     lines = [f"线索质量：{q}（质量分 {row.get('质量分', '')}/100，置信度 {_pct(row.get('质量置信度'))}）"]
     if q == LOW:
-        lines.append(f"低质原因：{row.get(REASON, '')}（置信度 {_pct(row.get('低质原因置信度'))}）")
+        reason = str(row.get(REASON, "") or "")
+        named = _code_with_name(reason, taxonomy[REASON].name_of(reason)) if reason and REASON in taxonomy.ids else reason
+        lines.append(f"低质原因：{named}（置信度 {_pct(row.get('低质原因置信度'))}）")
     for sid in [s.id for s in taxonomy.schemes if s.id not in (QUALITY, REASON)]:
         v = row.get(sid, "")
         if v == "" or v is None:
+            continue
+        per_code = (code_confidence or {}).get(sid) if taxonomy[sid].multi else None
+        if per_code:  # each code with its own confidence
+            names = "、".join(f"{_code_with_name(c, taxonomy[sid].name_of(c))}（置信度 {_pct(per_code.get(c))}）"
+                             for c in taxonomy[sid].parse(v))
+            lines.append(f"{sid}：{names}")
             continue
         names = "、".join(_code_with_name(c, taxonomy[sid].name_of(c)) for c in taxonomy[sid].parse(v))
         lines.append(f"{sid}：{names}（置信度 {_pct(row.get(f'{sid}置信度'))}）")
@@ -189,44 +199,87 @@ def _pct(v) -> str:
 
 
 class Tally:
-    """Counts per label over a batch run (for the closing summary)."""
+    """Counts per label over a batch run (for the closing summary), and per label and value of
+    each ``by`` column (the cross-tabs of the 台账)."""
 
-    def __init__(self, schemes: list[str], multi: set[str]):
+    def __init__(self, schemes: list[str], multi: set[str], by: tuple[str, ...] = ()):
         self.schemes = schemes
         self.multi = multi
+        self.by = tuple(by)
         self.counts: dict[str, collections.Counter] = {s: collections.Counter() for s in schemes}
+        self.cross: dict[tuple[str, str], collections.Counter] = {}
         self.rows = 0
         self.empty = 0
 
     def count(self, frame: pd.DataFrame) -> dict:
         """The counts of one output frame, to ``merge`` here or in another process."""
-        counts = {}
+        counts, cross = {}, {}
         for s in self.schemes:
             if s not in frame.columns:
                 continue
             col = frame[s].astype(str)
-            col = col[(col != "") & (col != "nan")]
+            keep = (col != "") & (col != "nan")
+            col = col[keep]
             if s in self.multi:
                 col = col.str.split("|").explode()
             counts[s] = col.value_counts().to_dict()
+            for b in self.by:
+                if b in frame.columns:
+                    pairs = pd.DataFrame({"code": col, "by": frame.loc[col.index, b].astype(str).to_numpy()})
+                    cross[(s, b)] = {(c, v): n for (c, v), n in pairs.value_counts().items()}
         empty = int((frame["依据"] == "文本为空").sum()) if "依据" in frame.columns else 0
-        return {"rows": len(frame), "empty": empty, "labels": counts}
+        return {"rows": len(frame), "empty": empty, "labels": counts, "cross": cross}
 
     def merge(self, counts: dict) -> None:
         self.rows += counts["rows"]
         self.empty += counts["empty"]
         for s, c in counts["labels"].items():
             self.counts[s].update(c)
+        for key, c in counts.get("cross", {}).items():
+            self.cross.setdefault(key, collections.Counter()).update(c)
 
     def add(self, frame: pd.DataFrame) -> None:
         self.merge(self.count(frame))
 
-    def rows_for_table(self) -> list[list]:
-        out = [["标签", "代码", "条数"]]
+    def _base(self, sid: str) -> tuple[int, str]:
+        """What a label's share is of: 质量 of every row, 低质原因 of 低质 rows, the rest of 合格 rows."""
+        if sid == QUALITY:
+            return self.rows, "全部行"
+        q = self.counts.get(QUALITY, collections.Counter())
+        return (q[LOW], "低质行") if sid == REASON else (q[GOOD], "合格行")
+
+    def rows_for_table(self, taxonomy: Taxonomy | None = None) -> list[list]:
+        """The 汇总 sheet: label, code, name, count and share (of the rows the label applies to)."""
+        out = [["标签", "代码", "名称", "条数", "占比", "占比基数"]]
         for s in self.schemes:
+            base, what = self._base(s)
             for code, n in sorted(self.counts[s].items(), key=lambda kv: -kv[1]):
-                out.append([s, code, n])
+                name = _name(taxonomy, s, code)
+                out.append([s, code, name, n, n / base if base else None, what])
         return out
+
+    def cross_tables(self, taxonomy: Taxonomy | None = None, top: int = 50) -> dict[str, list[list]]:
+        """One sheet per ``by`` column: every label's codes against the column's values (the
+        ``top`` most frequent; the rest summed as 其他)."""
+        sheets = {}
+        for b in self.by:
+            totals: collections.Counter = collections.Counter()
+            for s in self.schemes:
+                for (code, v), n in self.cross.get((s, b), {}).items():
+                    if s == QUALITY:
+                        totals[v] += n
+            values = [v for v, _ in totals.most_common(top)]
+            rest = len(totals) > top
+            rows = [["标签", "代码", "名称"] + [v if v else "（空白）" for v in values] + (["其他"] if rest else [])
+                    + ["合计"]]
+            for s in self.schemes:
+                c = self.cross.get((s, b), {})
+                for code, n in sorted(self.counts[s].items(), key=lambda kv: -kv[1]):
+                    cells = [c.get((code, v), 0) for v in values]
+                    other = n - sum(cells)
+                    rows.append([s, code, _name(taxonomy, s, code)] + cells + ([other] if rest else []) + [n])
+            sheets[f"按{b}"] = rows
+        return sheets
 
     def render(self) -> str:
         lines = [f"共输出 {self.rows} 行" + (f"（其中空白文本 {self.empty} 行，按低质/空泛计）" if self.empty else "")]
@@ -235,3 +288,10 @@ class Tally:
                 lines.append(f"  {s}：" + "，".join(f"{c} {n}" for c, n in
                                                     sorted(self.counts[s].items(), key=lambda kv: -kv[1])))
         return "\n".join(lines)
+
+
+def _name(taxonomy: Taxonomy | None, sid: str, code: str) -> str:
+    if taxonomy is None or sid not in taxonomy.ids:
+        return ""
+    name = taxonomy[sid].name_of(code)
+    return "" if name == code else name

@@ -56,6 +56,14 @@ class Scheme:
                 return c.name
         return code
 
+    def label(self, code: str) -> str:
+        """A code as a person reads it in a drop-down list: "D06 群众意识淡漠……", "懒：工作效率",
+        "无关 与履职无关", "合格"; ``canonical`` reads it back as the code."""
+        name = self.name_of(code)
+        if name.startswith(code + "："):
+            return name
+        return code if name.startswith(code) else f"{code} {name}"
+
     def parse(self, value: str) -> list[str]:
         """Split a cell into codes (multi schemes use '|'); empty cell gives []."""
         value = (value or "").strip()
@@ -76,7 +84,9 @@ class Scheme:
         by_key = {}
         for c in self.codes:
             by_key[c.code.upper()] = c.code
-            by_key.setdefault(c.name.upper(), c.code)
+        for c in self.codes:  # names and drop-down labels ("D06 群众意识淡漠……", "懒：工作效率")
+            for form in (c.name, self.label(c.code)):
+                by_key.setdefault(unicodedata.normalize("NFKC", form).upper(), c.code)
         parts = [p for p in _TYPED_SEP.split(value) if p] if self.multi else [value]
         codes = [by_key.get(p.upper(), p) for p in parts]
         if self.multi:

@@ -7,7 +7,8 @@ and nothing of argument parsing.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def row_groups(df: pd.DataFrame) -> list[str]:
 
 def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backend: str = "auto",
           registry: Registry | None = None, taxonomy_path: str | None = None, df: pd.DataFrame | None = None,
-          log=print) -> TrainResult:
+          log=print, note: dict | None = None) -> TrainResult:
     """Train every head on the train split, tune on dev, evaluate on test, save a new version."""
     registry = registry or Registry()
     taxonomy = load_taxonomy(taxonomy_path)
@@ -91,6 +92,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         "heads": list(model.schemes_),
         "quality_temperature": getattr(model, "temperature_", {}).get(QUALITY, 1.0),
         "headline": headline(evaluation),
+        **(note or {}),  # e.g. the corpus batch this version was trained with
     }
     info_for_report = {**info, "libraries": library_versions()}
     version = registry.save(model, {"info": info_for_report, "evaluation": evaluation},
@@ -120,6 +122,8 @@ class Merge:
     conflicts: list[str]
     unlabeled: int = 0
     unreviewed: int = 0  # labeled rows left out because no person confirmed them
+    changes: list = field(default_factory=list)  # labels of existing rows changed: {id, column, old, new}
+    notes: list = field(default_factory=list)  # what else to tell the user
 
 
 def _norm_key(text: str) -> str:
@@ -128,6 +132,7 @@ def _norm_key(text: str) -> str:
 
 REVIEWED = "已核对"  # column marking rows whose labels a person confirmed
 REVIEWER = "核对人"
+REVIEW_DATE = "核对日期"
 REVIEWED_YES = frozenset({"是", "已核对", "已确认", "确认", "1", "true", "yes", "y", "√", "✓", "✔"})
 WORKSHEET_MARK = "模型建议"  # a column only our labeling worksheet has: its label columns are typed by a person
 
@@ -151,11 +156,32 @@ def confirmed_rows(new: pd.DataFrame, path, trust_labels: bool) -> tuple[pd.Seri
                     "或在确认文件中全部标签都经人工核对后加 --trust-labels。")
 
 
+def _same_form(taxonomy: Taxonomy, column: str, value) -> str:
+    """A corpus cell in the form new rows take (codes of a multi-label cell in code order)."""
+    value = str(value or "").strip()
+    return taxonomy[column].canonical(value) if column in taxonomy else value
+
+
+def _review_date(row: dict) -> str:
+    """The 核对日期 a row carries (the desk's review queue and its export), as YYYY-MM-DD."""
+    value = str(row.get(REVIEW_DATE, "")).strip()[:10]
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
+
+
 def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, prefer: str | None,
-                  trust_labels: bool = False) -> Merge:
-    """Validate labeled rows from a file and merge them into the corpus (in memory)."""
-    new = read_table(path)
+                  trust_labels: bool = False, batch: str | None = None) -> Merge:
+    """Validate labeled rows from a file (or the intake desk's review database) and merge them into
+    the corpus (in memory). New rows
+    carry ``batch`` (default: today's date) in their ``added`` column. A reviewed audit sheet
+    (``--audit``) changes the corpus rows it names instead."""
+    from nlp import review
+    from nlp.service.reviews import confirmed_table, is_review_db
+
+    new = confirmed_table(path, taxonomy.ids) if is_review_db(path) else read_table(path)
     new.columns = [str(c).strip() for c in new.columns]
+    if review.is_audit(new):
+        merged, changes, notes = review.apply(corpus, new, taxonomy, path)
+        return Merge(merged, corpus.iloc[0:0], [], [], changes=changes, notes=notes)
     if "text" not in new.columns and "文本" in new.columns:
         new = new.rename(columns={"文本": "text"})
     if "text" not in new.columns:
@@ -196,7 +222,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
     near_of: dict[int, int] = {}
     for i, j, _ in near:
         near_of.setdefault(i, j)
-    today = _dt.date.today().isoformat()
+    today = batch or _dt.date.today().isoformat()
     source = f"added:{Path(path).name}"
     dup_msgs, conflicts, rows = [], [], []
     replace: dict[int, dict] = {}
@@ -211,8 +237,9 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         j = keys.get(key, near_of.get(k))
         if j is not None:
             old = corpus.iloc[j]
-            differs = [c for c in cols if str(old.get(c, "")).strip() != r[c] and not (c not in corpus_mod.BASE_COLUMNS
-                                                                                    and r[c] == "")]
+            # the corpus cell read as typed labels are (软|懒 and 懒|软 are the same labels)
+            differs = [c for c in cols if taxonomy[c].canonical(str(old.get(c, ""))) != r[c]
+                       and not (c not in corpus_mod.BASE_COLUMNS and r[c] == "")]
             if not differs:
                 dup_msgs.append(f"第 {excel_row} 行与语料 {old['id']} 重复（标签一致），不重复添加")
                 continue
@@ -224,13 +251,17 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         rid = r.get("id", "").strip()
         rows.append({**{c: r.get(c, "") for c in cols}, "text": r["text"], "id": rid,
                      "source": source, "case": r.get("case", ""), "voice": r.get("voice", ""),
-                     "split": "train", "added": today, "reviewer": str(r.get(REVIEWER, "")).strip()})
+                     "split": "train", "added": _review_date(r) or today, "reviewer": str(r.get(REVIEWER, "")).strip()})
     if conflicts and prefer not in ("new", "old"):
         shown = "\n".join(f"  {c}" for c in conflicts[:30])
         raise UserError(f"发现 {len(conflicts)} 处标签冲突，一行也没有合并。请核对后用 --prefer new（以新标注为准）"
                         f"或 --prefer old（保留语料原标注）重新运行：\n{shown}")
+    changes = []
     for j, values in replace.items():
         for c, v in values.items():
+            old = str(corpus.iat[j, corpus.columns.get_loc(c)])
+            if old != v:
+                changes.append({"id": str(corpus.iat[j, corpus.columns.get_loc("id")]), "column": c, "old": old, "new": v})
             corpus.iat[j, corpus.columns.get_loc(c)] = v
     added = pd.DataFrame(rows, columns=list(dict.fromkeys(list(corpus.columns) + cols)))
     used = set(corpus["id"])
@@ -246,7 +277,7 @@ def merge_labeled(corpus: pd.DataFrame, path: str | Path, taxonomy: Taxonomy, pr
         added.at[k, "id"] = rid
         used.add(rid)
     merged = pd.concat([corpus, added], ignore_index=True).fillna("")
-    return Merge(merged, added, dup_msgs, conflicts, skipped, unreviewed)
+    return Merge(merged, added, dup_msgs, conflicts, skipped, unreviewed, changes)
 
 
 def write_corpus(df: pd.DataFrame, path: str | Path) -> None:

@@ -1,5 +1,7 @@
-"""Labeling worksheets: an XLSX with drop-down lists of valid codes for every label column
-(Excel data validation), which ``train.py --add`` reads back as it comes."""
+"""Labeling worksheets: an XLSX with drop-down lists of every label column (codes with their
+names, Excel data validation), the model's suggestion pre-filled, an 已核对 column the person
+fills, and every input column kept. ``train.py --add`` reads it back as it comes: only rows
+marked 已核对 join the corpus, and the names in the cells are read as codes."""
 
 from __future__ import annotations
 
@@ -9,68 +11,60 @@ from pathlib import Path
 import pandas as pd
 
 from nlp.io import atomic_path, formula_risk
-from nlp.taxonomy import Taxonomy
+from nlp.taxonomy import MULTI_SEP, Taxonomy
+
+REVIEWED, REVIEWER, CONFIDENCE = "已核对", "核对人", "模型把握度"
 
 
 def _choices(scheme) -> list[str]:
-    codes = scheme.code_list
+    labels = [scheme.label(c) for c in scheme.code_list]
     if not scheme.multi:
-        return codes
+        return labels
     combos = []
-    for k in range(1, len(codes) + 1):
-        combos += ["|".join(c) for c in itertools.combinations(codes, k)]
+    for k in range(1, len(labels) + 1):
+        combos += [MULTI_SEP.join(c) for c in itertools.combinations(labels, k)]
     return combos[:200]
 
 
-def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy, annotator=None) -> None:
-    """``frame`` has id and text (and optional hint columns); label columns are added empty,
-    with the model's suggestion beside them when an annotator is given."""
-    import openpyxl
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+def _labels(scheme, value: str) -> str:
+    return MULTI_SEP.join(scheme.label(c) for c in scheme.parse(value))
 
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "待标注"
-    codes_ws = wb.create_sheet("代码表")
+
+def write_worksheet(frame: pd.DataFrame, target: str | Path, taxonomy: Taxonomy, annotator=None) -> None:
+    """``frame``: the chosen input rows (an ``id`` and a ``text`` column, any others kept as they
+    are, optionally 模型把握度). Label columns follow the input columns, pre-filled with the model's
+    labels when an annotator is given; then 已核对 (是/否), 核对人 and 模型把握度."""
+    from openpyxl.utils import get_column_letter
+
+    from nlp.ledger import drop_down, editable_workbook
+
     label_cols = taxonomy.ids
-    hints = None
-    if annotator is not None and len(frame):
-        hints = annotator.annotate_texts(frame["text"].tolist())
-    header = ["id", "text"] + label_cols + ["模型把握度", "模型建议"]
-    ws.append(header)
-    for c in ws[1]:
-        c.font = Font(bold=True)
-        c.fill = PatternFill("solid", fgColor="DDEBF7")
-    for i, r in enumerate(frame.to_dict("records")):
-        suggestion = ""
-        if hints is not None:
-            h = hints.iloc[i]
-            suggestion = "；".join(f"{s}={h[s]}" for s in label_cols if s in hints.columns and h[s])
-        ws.append([r["id"], r["text"]] + [""] * len(label_cols) + [r.get("模型把握度", ""), suggestion])
-    for row in ws.iter_rows():  # a clue's text never becomes a live formula
-        for c in row:
-            if formula_risk(c.value):
-                c.data_type = "s"
-    n = max(len(frame), 1) + 1
+    ours = set(label_cols) | {REVIEWED, REVIEWER, CONFIDENCE}
+    inputs = [c for c in frame.columns if c not in ours]
+    out = frame[inputs].copy()
+    hints = annotator.annotate_texts(frame["text"].tolist()) if annotator is not None and len(frame) else None
+    for sid in label_cols:
+        scheme = taxonomy[sid]
+        out[sid] = [_labels(scheme, v) for v in hints[sid]] if hints is not None and sid in hints else ""
+    out[REVIEWED] = ""
+    out[REVIEWER] = ""
+    out[CONFIDENCE] = frame[CONFIDENCE] if CONFIDENCE in frame.columns else None
+
+    wb, ws, columns = editable_workbook("待标注", out)
+
+    codes_ws = wb.create_sheet("代码表")
+    last = len(out) + 501  # room for rows a person adds below
     for j, sid in enumerate(label_cols):
         choices = _choices(taxonomy[sid])
         col = get_column_letter(j + 1)
         codes_ws.cell(row=1, column=j + 1, value=sid)
         for k, v in enumerate(choices, start=2):
-            codes_ws.cell(row=k, column=j + 1, value=v)
-        ref = f"代码表!${col}$2:${col}${len(choices) + 1}"
-        dv = DataValidation(type="list", formula1=ref, allow_blank=True, showErrorMessage=True,
-                            errorTitle="代码无效", error=f"请从下拉列表中选择{sid}的代码")
-        ws.add_data_validation(dv)
-        target_col = get_column_letter(3 + j)
-        dv.add(f"{target_col}2:{target_col}{n + 500}")
+            cell = codes_ws.cell(row=k, column=j + 1, value=v)
+            if formula_risk(v):  # a user scheme's name is text too
+                cell.data_type = "s"
+        drop_down(ws, f"代码表!${col}$2:${col}${len(choices) + 1}", columns.index(sid), last,
+                  f"请从下拉列表中选择{sid}（代码或名称均可）")
+    drop_down(ws, '"是,否"', columns.index(REVIEWED), last, "核对过的行填“是”")
     codes_ws.sheet_state = "hidden"
-    ws.column_dimensions["B"].width = 80
-    for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
-        for c in row:
-            c.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "C2"
     with atomic_path(target) as tmp:
         wb.save(tmp)

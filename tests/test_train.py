@@ -10,7 +10,6 @@ import time
 import numpy as np
 import openpyxl
 import pandas as pd
-import pytest
 
 from conftest import ROOT, run_classify, run_train
 from nlp.registry import Registry
@@ -180,48 +179,49 @@ def test_promotion_guard_keeps_old_model_when_a_head_drops(runner, small_corpus,
     assert r.output.count("\n") >= 3  # both versions kept
 
 
-def test_audit_finds_flipped_labels(runner, small_corpus, tmp_path):
-    corpus = tmp_path / "clues.csv"
-    df = pd.read_csv(small_corpus, dtype=str, keep_default_na=False)
-    idx = df.index[df["质量"] == "低质"][:5]
-    df.loc[idx, "低质原因"] = df.loc[idx, "低质原因"].map({"琐碎": "无关", "无关": "空泛", "空泛": "琐碎"})
-    df.to_csv(corpus, index=False)
-    out = tmp_path / "audit.csv"
-    r = run_train(runner, "--audit", "--corpus", corpus, "--audit-out", out)
-    assert r.exit_code == 0, r.output
-    found = pd.read_csv(out, dtype=str)
-    flagged = set(found["id"])
-    assert len(flagged & set(df.loc[idx, "id"])) >= 3
-
-
 def test_suggest_worksheet_round_trip(runner, trained, corpus_df, tmp_path):
+    """Names in the drop-downs, the model's labels pre-filled, every input column kept; only
+    rows a person marked 已核对 come back."""
     src = tmp_path / "incoming.csv"
-    corpus_df[["id", "text"]].head(300).to_csv(src, index=False)
+    incoming = corpus_df[["id", "text"]].head(300).copy()
+    incoming.insert(1, "来源", "热线")
+    incoming.to_csv(src, index=False)
     ws_path = tmp_path / "worksheet.xlsx"
     r = run_classify(runner, src, "--suggest", "20", "-o", ws_path, "--models", trained)
     assert r.exit_code == 0, r.output
     wb = openpyxl.load_workbook(ws_path)
     ws = wb["待标注"]
     header = [c.value for c in ws[1]]
-    assert header[:8] == ["id", "text", "质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
-    assert ws.max_row == 21
+    labels = ["质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
+    assert header == ["id", "来源", "text"] + labels + ["已核对", "核对人", "模型把握度"]
+    assert ws.max_row == 21 and ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert all(ws.cell(row=k, column=2).value == "热线" for k in range(2, 22))
+    assert all(ws.cell(row=k, column=4).value in ("合格", "低质") for k in range(2, 22))  # pre-filled
+    codes = wb["代码表"]
+    dongli = [c.value for c in codes["E"][1:] if c.value]
+    assert "D07 扶贫助困敷衍应付、基层不正之风" in dongli and "懒：工作效率" in [c.value for c in codes["C"][1:]]
     formulas = {dv.formula1 for dv in ws.data_validations.dataValidation}
-    assert len(formulas) == 6
-    # an officer labels three rows and leaves the rest empty
-    for row, labels in zip(range(2, 5), [("合格", "", "懒", "不作为", "D06", "Y0"), ("低质", "空泛", "", "", "", ""),
-                                         ("低质", "无关", "", "", "", "")]):
-        ws.cell(row=row, column=2).value = f"标注测试文本{row}：某县某局对群众诉求推诿不办，拖了半年。" if labels[0] == "合格" \
+    assert len(formulas) == 7 and '"是,否"' in formulas
+    assert ws.cell(row=2, column=header.index("模型把握度") + 1).number_format == "0%"
+    # an officer confirms three rows (correcting one from the drop-down) and leaves the rest
+    for row, values in zip(range(2, 5), [("合格", "", "懒：工作效率", "不作为", "D07 扶贫助困敷衍应付、基层不正之风", "Y0 不属以上九项"),
+                                         ("低质", "空泛", "", "", "", ""), ("低质", "无关", "", "", "", "")]):
+        ws.cell(row=row, column=3).value = f"标注测试文本{row}：某县某局对群众诉求推诿不办，拖了半年。" if values[0] == "合格" \
             else f"标注测试文本{row}：随便说说{row * 7}"
-        for k, v in enumerate(labels):
-            ws.cell(row=row, column=3 + k).value = v
+        for k, v in enumerate(values):
+            ws.cell(row=row, column=4 + k).value = v
+        ws.cell(row=row, column=header.index("已核对") + 1).value = "是"
+        ws.cell(row=row, column=header.index("核对人") + 1).value = "王芳"
     wb.save(ws_path)
     corpus = tmp_path / "clues.csv"
     corpus_df.to_csv(corpus, index=False)
     r = run_train(runner, "--add", ws_path, "--corpus", corpus, "--models", tmp_path / "m", "--force")
     assert r.exit_code == 0, r.output
-    assert "17 行未填写标签" in r.output
+    assert "17 行已填标签但未标为“已核对”" in r.output
     merged = pd.read_csv(corpus, dtype=str, keep_default_na=False)
     assert len(merged) == len(corpus_df) + 3
+    first = merged.iloc[len(corpus_df)]
+    assert (first["维度"], first["东丽类别"], first["盐山类别"], first["reviewer"]) == ("懒", "D07", "Y0", "王芳")
 
 
 def test_user_scheme_gets_a_head(runner, small_corpus, tmp_path, monkeypatch):

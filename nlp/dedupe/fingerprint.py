@@ -1,0 +1,137 @@
+"""Fingerprints of a report: canonical text -> shingles -> MinHash signature -> LSH band keys.
+
+Two reports of one matter are told in other words, so the fingerprint is built to survive a
+re-telling: the text is normalised (Traditional -> Simplified, NFKC, ...), numbers are written
+one way (三月 / 3月 / 2024.3 -> 2024年3月; 两万元 -> 20000元), punctuation and spaces go, and
+the shingles are character bigrams of what is left, minus the bigrams nearly every clue has
+(the ``common_bigrams`` most frequent ones of the corpus, ``nlp/data/dedupe.toml``). The MinHash is datasketch's; the banding
+(``bands`` x ``rows``) turns a signature into keys that an index (SQLite or a dict) can look up.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from nlp.normalize import normalize
+from nlp.segment import data_path
+
+_DIGIT = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+          "八": 8, "九": 9}
+_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN_NUM = "零〇○一二两三四五六七八九十百千"
+# a Chinese numeral written before a unit of count, time or money
+_CN_RUN = re.compile(rf"[{_CN_NUM}]+(?=[万年月日号个户人名元块次天岁家亩趟起周层栋间台辆期])")
+_DOTTED_DATE = re.compile(r"\b((?:19|20)\d{2})[./-](\d{1,2})(?:[./-](\d{1,2}))?\b")
+_WAN = re.compile(r"(\d+(?:\.\d+)?)万(?=[元块])")
+_LEADING_ZERO = re.compile(r"(?<!\d)0+(\d)")
+_NOT_WORD = re.compile(r"[^\w]|_", re.UNICODE)
+
+
+def chinese_number(run: str) -> int | None:
+    """二〇二三 -> 2023, 三百二十 -> 320, 十五 -> 15; None for what is not a plain numeral."""
+    if all(c in _DIGIT for c in run):  # digit by digit: 二〇二三
+        return int("".join(str(_DIGIT[c]) for c in run))
+    total, digit = 0, None
+    for c in run:
+        if c in _DIGIT:
+            if digit is not None:
+                return None
+            digit = _DIGIT[c]
+        elif c in _UNIT:
+            total += (1 if digit is None else digit) * _UNIT[c]
+            digit = None
+    return total + (digit or 0)
+
+
+def canonical(text: str, normalized: bool = False) -> str:
+    """Normalised text with one way of writing numbers, without punctuation or spaces
+    (``normalized``: the text has been through nlp.normalize already)."""
+    text = text if isinstance(text, str) else str(text)
+    text = text if normalized else normalize(text)
+    text = _CN_RUN.sub(lambda m: str(n) if (n := chinese_number(m.group(0))) is not None else m.group(0), text)
+
+    def dotted(m: re.Match) -> str:
+        y, mo, d = m.groups()
+        return f"{y}年{int(mo)}月" + (f"{int(d)}日" if d else "")
+
+    text = _DOTTED_DATE.sub(dotted, text)
+    text = _WAN.sub(lambda m: f"{round(float(m.group(1)) * 10000)}", text)
+    text = _LEADING_ZERO.sub(r"\1", text)
+    return _NOT_WORD.sub("", text).lower()
+
+
+class Fingerprinter:
+    """Canonical text, shingles, MinHash signatures and LSH band keys.
+
+    Parameters
+    ----------
+    num_perm : MinHash permutations (= bands * rows).
+    bands, rows : the LSH banding; two reports are candidates when one band agrees.
+    common : bigrams left out of the shingles (too common to tell matters apart).
+    seed : MinHash seed; every signature in one base must use the same one.
+    """
+
+    def __init__(self, bands: int = 20, rows: int = 3, common: frozenset[str] = frozenset(), seed: int = 1):
+        self.bands = bands
+        self.rows = rows
+        self.common = common
+        self.seed = seed
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+    def shingles(self, canon: str) -> set[bytes]:
+        grams = {canon[i:i + 2] for i in range(len(canon) - 1)} - self.common
+        if not grams and canon:
+            grams = {canon}
+        return {g.encode("utf-8") for g in grams}
+
+    def signatures(self, canons: list[str]) -> np.ndarray:
+        """(n, num_perm) uint64 MinHash values; an empty text gets all-max values."""
+        from datasketch import MinHash
+
+        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+        sets = [self.shingles(c) for c in canons]
+        filled = [i for i, s in enumerate(sets) if s]
+        if filled:
+            hashes = MinHash.bulk([sets[i] for i in filled], num_perm=self.num_perm, seed=self.seed)
+            out[filled] = np.stack([h.hashvalues for h in hashes]).astype(np.uint64)
+        return out
+
+    def band_keys(self, sigs: np.ndarray) -> np.ndarray:
+        """(n, bands) signed 64-bit keys: band number and the band's values mixed together."""
+        sigs = np.asarray(sigs, dtype=np.uint64).reshape(len(sigs), self.bands, self.rows)
+        with np.errstate(over="ignore"):
+            key = np.arange(1, self.bands + 1, dtype=np.uint64)[None, :] * np.uint64(0x9E3779B97F4A7C15)
+            for j in range(self.rows):
+                key = (key ^ sigs[:, :, j]) * np.uint64(0xBF58476D1CE4E5B9)
+                key ^= key >> np.uint64(31)
+        return key.view(np.int64)
+
+    @staticmethod
+    def jaccard(sig_a: np.ndarray, sigs: np.ndarray) -> np.ndarray:
+        """Estimated Jaccard similarity of one signature with each of ``sigs``."""
+        return (np.asarray(sigs) == np.asarray(sig_a)[None, :]).mean(axis=1)
+
+
+@lru_cache(maxsize=2)
+def document_frequencies(path: str | None = None) -> tuple[int, dict]:
+    """(number of documents, term -> document frequency) from a ``term<TAB>df`` file whose first
+    line is ``#docs<TAB>N``; terms are ``w:word`` and ``c:bigram``. Default: the bundled file,
+    counted over the corpus (``python bench/tune_dedupe.py --df`` rebuilds it)."""
+    path = path or str(data_path("dedupe_df.tsv"))
+    lines = open(path, encoding="utf-8").read().splitlines()
+    n = int(lines[0].split("\t")[1])
+    return n, {t: int(c) for t, c in (line.split("\t") for line in lines[1:] if "\t" in line)}
+
+
+@lru_cache(maxsize=4)
+def fingerprinter(bands: int, rows: int, common_bigrams: int, seed: int = 1) -> Fingerprinter:
+    """The fingerprinter of ``dedupe.toml``'s [fingerprint] table (``fingerprinter(**table)``)."""
+    _, df = document_frequencies()
+    ranked = sorted(((c, t[2:]) for t, c in df.items() if t.startswith("c:")), reverse=True)
+    return Fingerprinter(bands, rows, frozenset(t for _, t in ranked[:common_bigrams]), seed)

@@ -1,0 +1,158 @@
+"""Repeat reports within a batch: candidates from LSH buckets, verified pairs, groups.
+
+``Matcher`` works on what the fingerprints keep: a (n, num_perm) signature array for the whole
+batch (64 integers a report) gives the candidate pairs; only the reports in a candidate pair
+are then read again for verification. Groups (重复组) are the connected components of the
+verified pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nlp.dedupe import settings
+from nlp.dedupe.fingerprint import Fingerprinter, canonical, fingerprinter
+from nlp.dedupe.verify import Doc, Verifier
+
+
+@dataclass
+class Matcher:
+    """Candidate search and verification with the settings of ``nlp/data/dedupe.toml``."""
+
+    fingerprinter: Fingerprinter
+    verifier: Verifier
+    min_bands: int = 2
+    verify_top: int = 40
+    bucket_limit: int = 200  # a bucket larger than this is a bigram too common to tell matters apart
+    scores: dict = field(default_factory=dict, repr=False)  # of the last ``verify``
+
+    @classmethod
+    def default(cls, tokenizer=None, extractor=None) -> "Matcher":
+        from nlp.elements import ElementExtractor
+        from nlp.segment import Tokenizer
+
+        s = settings()
+        tokenizer = tokenizer or Tokenizer()
+        extractor = extractor or ElementExtractor(tokenizer)
+        verifier = Verifier(tokenizer, extractor, **s["verify"])
+        return cls(fingerprinter(**s["fingerprint"]), verifier, s["search"]["min_bands"], s["search"]["verify_top"],
+                   s["search"]["bucket_limit"])
+
+    # ------------------------------------------------------------------
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        return self.fingerprinter.signatures([canonical(t) for t in texts])
+
+    def prepare(self, texts: list[str]) -> tuple[np.ndarray, list[Doc]]:
+        """Signatures and verification documents of raw texts."""
+        from nlp.normalize import normalize
+
+        norm = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
+        canons = [canonical(t, normalized=True) for t in norm]
+        docs = [self.verifier.doc(c, self.verifier.elements(t)) for c, t in zip(canons, norm)]
+        return self.fingerprinter.signatures(canons), docs
+
+    def candidates(self, sigs: np.ndarray) -> dict[int, list[int]]:
+        """Row -> the other rows sharing at least ``min_bands`` bands, best first (at most
+        ``verify_top``). Reports with an empty text have no candidates."""
+        n = len(sigs)
+        if n < 2:
+            return {}
+        keys = self.fingerprinter.band_keys(sigs)
+        empty = (np.asarray(sigs) == np.iinfo(np.uint64).max).all(axis=1)
+        rows = np.repeat(np.arange(n), keys.shape[1])[~np.repeat(empty, keys.shape[1])]
+        flat = keys[~empty].ravel()
+        order = np.argsort(flat, kind="stable")
+        flat, rows = flat[order], rows[order]  # rows ascending within a bucket
+        starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1]])
+        sizes = np.diff(np.r_[starts, len(flat)])
+        # a bucket with more reports than bucket_limit is a bigram too common to tell matters apart
+        size = np.repeat(sizes, sizes)
+        keep = (size > 1) & (size <= self.bucket_limit)
+        flat, rows, size = flat[keep], rows[keep], size[keep]
+        pos = _rank_in_runs(flat)
+        pairs = []
+        active = np.flatnonzero(size > 1)
+        for d in range(1, self.bucket_limit):  # entry i with the entry d places after it in its bucket
+            active = active[pos[active] + d < size[active]]
+            if not len(active):
+                break
+            pairs.append(rows[active].astype(np.int64) * n + rows[active + d])
+        if not pairs:
+            return {}
+        codes, counts = np.unique(np.concatenate(pairs), return_counts=True)
+        codes, counts = codes[counts >= self.min_bands], counts[counts >= self.min_bands]
+        a, b = codes // n, codes % n
+        both = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([counts, counts])
+        order = np.lexsort((both[1], -both[2], both[0]))  # by row, most bands first, then row order
+        first, other = both[0][order], both[1][order]
+        best = _rank_in_runs(first) < self.verify_top
+        out: dict[int, list[int]] = {}
+        for x, y in zip(first[best].tolist(), other[best].tolist()):
+            out.setdefault(x, []).append(y)
+        return out
+
+    def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
+        """Row -> verified matches (row, similarity), most similar first."""
+        out: dict[int, list[tuple[int, float]]] = {}
+        done = self.scores = {}  # (a, b) -> similarity of every scored pair, a < b
+        for a, others in cands.items():
+            for b in others:
+                key = (min(a, b), max(a, b))
+                if key not in done:
+                    done[key] = self.verifier.similarity(docs[key[0]], docs[key[1]])
+                if done[key] >= self.verifier.threshold:
+                    out.setdefault(a, []).append((b, done[key]))
+        return {a: sorted(m, key=lambda bs: (-bs[1], bs[0])) for a, m in out.items()}
+
+    def match(self, texts: list[str]) -> dict[int, list[tuple[int, float]]]:
+        """Verified matches within ``texts`` (everything in memory: for small batches and tuning)."""
+        sigs, docs = self.prepare(texts)
+        return self.verify(self.candidates(sigs), dict(enumerate(docs)))
+
+
+def _rank_in_runs(values: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive values."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    return np.arange(len(values)) - np.repeat(starts, np.diff(np.r_[starts, len(values)]))
+
+
+def groups(matches: dict[int, list[tuple[int, float]]], scores: dict[tuple[int, int], float] | None = None,
+           threshold: float = 0.5) -> dict[int, int]:
+    """Row -> group number (1, 2, ... in order of each group's first row) for rows with a match.
+
+    Verified pairs join groups, the most similar first; two groups join only when the pairs
+    between them that were scored average at least ``threshold`` (``scores``: (a, b) -> similarity,
+    a < b), so one borderline pair does not chain two matters into one group."""
+    parent: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    scores = scores or {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    edges = sorted({(min(a, b), max(a, b), s) for a, found in matches.items() for b, s in found},
+                   key=lambda e: (-e[2], e[0], e[1]))
+    for a, b, _ in edges:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        ma, mb = members.get(ra, [ra]), members.get(rb, [rb])
+        cross = [scores[(min(x, y), max(x, y))] for x in ma for y in mb if (min(x, y), max(x, y)) in scores]
+        if cross and sum(cross) / len(cross) < threshold:
+            continue
+        root, other = min(ra, rb), max(ra, rb)
+        parent[other] = root
+        members[root] = ma + mb
+        members.pop(other, None)
+    size: dict[int, int] = {}
+    for x in parent:
+        size[find(x)] = size.get(find(x), 0) + 1
+    number = {r: k + 1 for k, r in enumerate(sorted(r for r, n in size.items() if n > 1))}
+    return {x: number[find(x)] for x in sorted(parent) if find(x) in number}

@@ -1,0 +1,108 @@
+"""The model behind the desk: one verified model, one ``Annotator``, one lock.
+
+Every text becomes output rows through ``Annotator.annotate`` (the same rows classify.py
+writes); this module only turns them into JSON and files, and checks labels an officer saves.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+from nlp.errors import UserError
+from nlp.normalize import normalize
+from nlp.quality import is_bulletin, questions
+from nlp.taxonomy import GOOD, LOW, QUALITY, Taxonomy
+
+# Element columns an output row may carry (the 要素 work adds them); the page shows those present.
+ELEMENT_FIELDS = ("被反映对象", "对象", "时间", "地点", "具体行为", "后果")
+QUESTIONS_FIELD = "建议补问"  # added to each result: what to ask the reporter
+MAX_FILE_ROWS = 50_000
+
+
+def _plain(v):
+    """A cell as JSON: numpy scalars as Python values, NaN as null."""
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+class Desk:
+    """Classify texts and files for the service; ``version`` is the loaded model version."""
+
+    def __init__(self, annotator, version: str):
+        self.annotator = annotator
+        self.version = version
+        self.taxonomy: Taxonomy = annotator.model.taxonomy_
+        # One thread runs the Annotator: its jobs (single clues, file chunks) run in arrival order,
+        # and the Annotator and its tokenizer are never used by two threads at once.
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotator")
+
+    def _annotate(self, frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        if threading.current_thread().name.startswith("annotator"):
+            return self.annotator.annotate(frame, column)
+        return self.pool.submit(self.annotator.annotate, frame, column).result()
+
+    def classify(self, ids: list[str], texts: list[str]) -> list[dict]:
+        """Result rows as JSON-ready dicts (call it in ``pool``, or from any thread)."""
+        out = self._annotate(pd.DataFrame({"id": ids, "text": texts}), "text")
+        results = []
+        for row in out.to_dict("records"):
+            row = {k: _plain(v) for k, v in row.items()}
+            missing = [m for m in str(row.get("缺失要素") or "").split("、") if m]
+            clue = row.get("文本类型", "线索") == "线索" and not is_bulletin(normalize(str(row.get("text", ""))))
+            row[QUESTIONS_FIELD] = questions(missing) if clue else []
+            results.append(row)
+        return results
+
+    def classify_file(self, source: Path, target: Path, column: str) -> int:
+        """classify.py's batch job on an uploaded file (run it in a thread of its own), in chunks
+        queued one at a time, so single clues interleave."""
+        from nlp.cli import _check_chunk
+        from nlp.io import TableWriter, read_chunks
+
+        n = 0
+        with TableWriter(target, highlight=(QUALITY, LOW)) as writer:
+            for chunk in read_chunks(source, 500):
+                _check_chunk(chunk, column, Path(source.name))
+                n += len(chunk.frame)
+                if n > MAX_FILE_ROWS:
+                    raise UserError(f"文件超过 {MAX_FILE_ROWS} 行。请拆分后上传，或用 classify.py 批量处理。")
+                writer.write(self._annotate(chunk.frame, column))
+            if n == 0:
+                raise UserError("文件只有表头，没有数据行。")
+        return n
+
+    # ---------------------------------------------------------------- labels
+    def check_labels(self, text: str, labels: dict) -> dict[str, str]:
+        """Labels as an officer saved them -> canonical cells; a Chinese message when wrong."""
+        from nlp.corpus import validate_rows
+
+        unknown = [k for k in labels if k not in self.taxonomy]
+        if unknown:
+            raise UserError(f"未知的标签列：{'、'.join(unknown)}。可用：{'、'.join(self.taxonomy.ids)}")
+        clean = {s: self.taxonomy[s].canonical(str(labels.get(s) or "")) for s in self.taxonomy.ids}
+        quality = clean.get(QUALITY, "")
+        for s in self.taxonomy.schemes:  # a 低质 row has no categories, a 合格 row no 低质原因
+            if s.applies_to not in ("all", quality) and quality in (GOOD, LOW):
+                clean[s.id] = ""
+        problems = validate_rows(pd.DataFrame([{"text": text, **clean}]), self.taxonomy)
+        if problems:
+            raise UserError("；".join(f"“{p.column}”{p.message}" for p in problems))
+        return clean
+
+    def taxonomy_json(self) -> dict:
+        return {
+            "version": self.taxonomy.version,
+            "model_version": self.version,
+            "elements": list(ELEMENT_FIELDS),
+            "schemes": [{"id": s.id, "name": s.name, "kind": s.kind, "applies_to": s.applies_to,
+                         "codes": [{"code": c.code, "name": c.name, "description": c.description}
+                                   for c in s.codes]} for s in self.taxonomy.schemes],
+        }
