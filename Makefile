@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test bench bench-serve serve eval check-corpus clean
+.PHONY: demo test bench bench-serve serve eval eval-elements check-corpus clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-serve: $(STAMP)
 # The evaluation protocol (cross-writer, fragment probes; add ARGS=--voices for leave-voice-out).
 eval: $(STAMP)
 	$(PY) bench/eval_protocol.py $(ARGS)
+
+# Element extraction: trained tagger vs regex, case-grouped cross-validation, and its cost per clue.
+eval-elements: $(STAMP)
+	$(PY) bench/eval_elements.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) out bench/out

@@ -245,7 +245,7 @@ def _earlier(path: Path, text: str) -> str:
 
 def _intake(annotator, text: str) -> str:
     from nlp.normalize import normalize
-    from nlp.quality import assess, is_bulletin, questions
+    from nlp.quality import COLUMNS, is_bulletin, questions
     from nlp.report import intake_summary
     import pandas as pd
 
@@ -261,8 +261,7 @@ def _intake(annotator, text: str) -> str:
         if row.get("案例序号") == "全文":
             blocks.append("【全文汇总】\n" + str(row.get("依据", "")))
             continue
-        # elements are shown for a whole clue; a split part lists only what is missing
-        elements = None if row.get("案例序号") else assess(normalize(text), annotator.extractor)["要素"]
+        elements = {name: str(row.get(column) or "") for name, column in COLUMNS.items()}
         missing = row.get("缺失要素", "")
         q = questions([m for m in str(missing).split("、") if m])
         if row.get("文本类型", "线索") != "线索" or is_bulletin(normalize(text)):

@@ -15,7 +15,7 @@ from nlp.documents import KIND_CASE, KIND_CLUE, KIND_PARAGRAPH, original_case_te
 from nlp.elements import ElementExtractor
 from nlp.model import ClueClassifier
 from nlp.normalize import normalize
-from nlp.quality import assess, gate, gate_settings, quality_score
+from nlp.quality import COLUMNS, assess_many, gate, gate_settings, quality_score
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON
 
 CASE_NO = "案例序号"
@@ -36,7 +36,9 @@ class Annotator:
     extractor: ElementExtractor = field(init=False)
 
     def __post_init__(self):
-        self.extractor = ElementExtractor(self.model.tokenizer_)
+        m = self.model
+        self.extractor = ElementExtractor(m.tokenizer_, tagger=getattr(m, "element_tagger_", None),
+                                          presence=getattr(m, "element_presence_", None), features=m)
 
     @property
     def schemes(self) -> list[str]:
@@ -101,6 +103,8 @@ class Annotator:
         if split.any():
             texts = base[text_column].tolist()
             base[text_column] = [p if s else t for p, s, t in zip(part, split.tolist(), texts)]
+        # an input column named like an output column (时间, 地点, 质量 ...) is kept, renamed
+        base = base.rename(columns={c: f"{c}（输入）" for c in base.columns if c in labels.columns})
         return pd.concat([base, labels.reset_index(drop=True)], axis=1)
 
     # ------------------------------------------------------------------
@@ -116,11 +120,13 @@ class Annotator:
         scores = [quality_score(p) for p in p_good]
         explained = self.model.explain(X, pred)
         qualities = pred[QUALITY].tolist() if QUALITY in pred.columns else [""] * n
-        assessed = [assess(text, self.extractor) for text in norm]
+        assessed = assess_many(norm, self.extractor, X)
         missing = ["、".join(a["缺失要素"]) for a in assessed]
         evidence = [self._evidence_text(e, q) for e, q in zip(explained, qualities)]
         pred.insert(pred.columns.get_loc(REASON) + 1 if REASON in pred.columns else 0, SCORE, scores)
-        pred.insert(pred.columns.get_loc(SCORE) + 1, MISSING, missing)
+        for k, (name, column) in enumerate(COLUMNS.items()):  # the elements, then 缺失要素
+            pred.insert(pred.columns.get_loc(SCORE) + 1 + k, column, [a["要素"][name] for a in assessed])
+        pred.insert(pred.columns.get_loc(SCORE) + 1 + len(COLUMNS), MISSING, missing)
         pred[EVIDENCE] = evidence
         self._apply_gate(pred, norm, assessed, ungated | empty)
         if empty.any():  # empty cells: low quality, vague, nothing else
@@ -148,7 +154,8 @@ class Annotator:
         if QUALITY not in pred.columns:
             return
         settings = gate_settings()
-        why = [gate(t, a["要素"], settings) if not s else ""
+        trained = self.extractor.tagger is not None
+        why = [gate(t, a["要素"], settings, trained) if not s else ""
                for t, a, s in zip(norm, assessed, skip.tolist())]
         gated = np.array([bool(w) for w in why], dtype=bool)
         if not gated.any():

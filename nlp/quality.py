@@ -30,11 +30,20 @@ def quality_score(p_good: float) -> int:
     return int(round(100 * min(1.0, max(0.0, float(p_good)))))
 
 
+# Output column of each element (before 缺失要素).
+COLUMNS = {"对象": "被反映对象", "时间": "时间", "地点": "地点", "具体行为": "具体行为", "后果": "后果"}
+
+
 def assess(text: str, extractor: ElementExtractor) -> dict:
     """Elements found in one normalised text, and the missing ones."""
-    found = extractor.extract(text) if text else {k: "" for k in ELEMENTS}
-    missing = [k for k in ELEMENTS if not found[k]]
-    return {"要素": found, "缺失要素": missing}
+    return assess_many([text], extractor)[0]
+
+
+def assess_many(texts: list[str], extractor: ElementExtractor, X=None) -> list[dict]:
+    """``assess`` for a batch (the tagger decodes the batch at once); ``X``: the classifier's
+    feature rows of the texts, when already computed."""
+    found = extractor.extract_many([t or "" for t in texts], X)
+    return [{"要素": f, "缺失要素": [k for k in ELEMENTS if not f[k]]} for f in found]
 
 
 def questions(missing: list[str]) -> list[str]:
@@ -49,17 +58,20 @@ def gate_settings() -> dict:
     return tomllib.loads(data_path("quality.toml").read_text(encoding="utf-8"))
 
 
-def gate(text: str, found: dict[str, str], settings: dict | None = None) -> str:
+def gate(text: str, found: dict[str, str], settings: dict | None = None, trained: bool = False) -> str:
     """Why a text cannot be a 合格 clue whatever the model says ("" when it can).
 
-    Evidence first: a fragment (too few characters to hold a fact) or a short text with neither
-    a responsible 对象 nor a concrete 具体行为 is not checkable (taxonomy.md, 质量 合格). The
-    element rule is kept to short texts, where the pattern extractor is reliable enough."""
+    Evidence first: a fragment (too few characters to hold a fact) or a text with neither a
+    responsible 对象 nor a concrete 具体行为 is not checkable (taxonomy.md, 质量 合格). The element
+    rule covers texts up to a length where the extractor is reliable enough: longer with the
+    trained tagger (``trained``) than with the patterns."""
     s = settings or gate_settings()
     if len(_CONTENT.findall(text[:200])) < s["min_content_chars"]:
         return "文本过短，不构成可核查的线索"
     act = found.get("具体行为", "")
-    short = len(_CONTENT.findall(text[:400])) < s["element_rule_below_chars"]
+    below = s.get("tagged_element_rule_below_chars", s["element_rule_below_chars"]) if trained \
+        else s["element_rule_below_chars"]
+    short = below == 0 or len(_CONTENT.findall(text[:max(400, 2 * below)])) < below  # 0: any length
     if short and not found.get("对象") and len(act) < s["min_act_chars"]:
         return "未写明对象，也没有具体行为"
     return ""

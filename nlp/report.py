@@ -140,6 +140,9 @@ def render_markdown(info: dict, evaluation: dict) -> str:
         if h.get("thresholds"):
             lines.append("")
             lines.append("阈值（在 dev 划分上选定）：" + "，".join(f"{k}={v}" for k, v in h["thresholds"].items()))
+    from nlp.elements.evaluate import markdown
+
+    lines += markdown(evaluation.get("elements", {}))
     return "\n".join(lines) + "\n"
 
 

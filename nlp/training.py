@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from nlp import corpus as corpus_mod
+from nlp.elements.corpus import train_elements
 from nlp.errors import UserError
 from nlp.io import atomic_path, read_table
 from nlp.model import ClueClassifier
@@ -75,6 +76,9 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         f"test {len(test)} 行（只用于评估）……")
     model = fit_on(df, taxonomy, seed, backend, taxonomy_path)
     evaluation = evaluate(model, test["text"].tolist(), test[cols]) if len(test) else {"rows": 0, "heads": {}}
+    # the element tagger is part of the version (pickled with the model, signed with it)
+    model.element_tagger_, model.element_presence_, evaluation["elements"] = train_elements(df, corpus_path, model,
+                                                                                            log)
     info = {
         "corpus_hash": corpus_mod.corpus_hash(df),
         "corpus_rows": len(df),

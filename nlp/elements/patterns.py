@@ -1,8 +1,8 @@
-"""Stage: clue elements (要素). Which of 对象, 时间, 地点, 具体行为, 后果 a clue states.
+"""The element patterns of ``nlp/data/elements.toml``: regular expressions over the normalised
+text plus jieba part-of-speech tags.
 
-The patterns are data (``nlp/data/elements.toml``): regular expressions over the normalised
-text plus jieba part-of-speech tags (person and organisation names, place names, times), so
-names never have to be listed by hand.
+They serve twice: as features of the trained tagger (``nlp.elements.features``), and as the
+regex extractor the tagger is measured against (and used by model versions without a tagger).
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ ELEMENTS = ("对象", "时间", "地点", "具体行为", "后果")
 
 
 @lru_cache(maxsize=4)
+def load_rules(path: str | None = None) -> dict:
+    """The whole pattern file (element tables and the post-processing ``[rules]``)."""
+    return tomllib.loads(Path(path or data_path("elements.toml")).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
 def _load(path: str) -> tuple[tuple[str, tuple[re.Pattern, ...], frozenset[str], frozenset[str]], ...]:
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    data = load_rules(path)
     out = []
     for name in ELEMENTS:
         spec = data.get(name, {})
@@ -29,9 +35,18 @@ def _load(path: str) -> tuple[tuple[str, tuple[re.Pattern, ...], frozenset[str],
     return tuple(out)
 
 
+@lru_cache(maxsize=4)
+def feature_patterns(path: str | None = None) -> tuple[tuple[str, re.Pattern], ...]:
+    """(element, pattern) for the tagger's features: each element's ``feature_patterns`` where
+    given, else its ``patterns``, in file order."""
+    data = load_rules(path)
+    return tuple((name, re.compile(p)) for name in ELEMENTS
+                 for p in data.get(name, {}).get("feature_patterns", data.get(name, {}).get("patterns", [])))
+
+
 @dataclass
-class ElementExtractor:
-    """Find the elements of a clue.
+class RegexExtractor:
+    """The pattern extractor: the first pattern match (or tagged word) per element.
 
     Parameters
     ----------
@@ -66,6 +81,3 @@ class ElementExtractor:
                         found[name] = word
                         break
         return found
-
-    def missing(self, text: str) -> list[str]:
-        return [k for k, v in self.extract(text).items() if not v]

@@ -1,0 +1,101 @@
+"""Post-processing of tagged element spans; the rules are data (``[rules]`` of ``elements.toml``).
+
+- ends trimmed of punctuation; spans shorter than ``min_chars`` dropped;
+- spans whose whole text is a known non-element dropped (时间 durations and vague periods such as
+  一个多小时/长期/上班时间, fragments such as 对象“区某”, 地点“请组”, the reporter as 对象);
+- 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1);
+- 后果 falls back to a clause stating a physical harm or a narrow escape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nlp.elements.patterns import ELEMENTS, load_rules
+
+Span = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_chars: int
+    strip: str
+    reject: dict[str, re.Pattern | None]
+    place_from_object: re.Pattern | None
+    harm_words: re.Pattern | None
+    harm_stops: str = ""
+    harm_reach: int = 30
+
+    harm_scope = 4000  # characters searched for harm words (like the tagger's max_chars)
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def load(cls, path: str | None = None) -> "Rules":
+        spec = load_rules(path).get("rules", {})
+        reject = {name: (re.compile("|".join(f"(?:{p})" for p in spec.get("reject", {}).get(name, [])))
+                         if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
+        place = spec.get("place_from_object", {}).get("pattern")
+        harm = spec.get("harm_clause", {})
+        return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
+                   re.compile(place) if place else None, re.compile(harm["words"]) if harm.get("words") else None,
+                   str(harm.get("stops", "")), int(harm.get("reach", 30)))
+
+    def clean(self, text: str, spans: list[Span]) -> list[Span]:
+        """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
+        return self.add_place(text, self.add_harm(text, self.trim(text, spans)))
+
+    def add_harm(self, text: str, spans: list[Span]) -> list[Span]:
+        """With no 后果 span: the first clause stating a physical harm or a narrow escape."""
+        if self.harm_words is None or any(s[0] == "后果" for s in spans):
+            return spans
+        taken = [(s[1], s[2]) for s in spans]
+        for m in self.harm_words.finditer(text, 0, self.harm_scope):
+            start, end = m.span()
+            while start > 0 and m.start() - start < self.harm_reach and text[start - 1] not in self.harm_stops:
+                start -= 1
+            while end < len(text) and end - m.end() < self.harm_reach and text[end] not in self.harm_stops:
+                end += 1
+            if not any(a < end and start < b for a, b in taken):
+                return sorted(spans + [("后果", start, end)], key=lambda s: (s[1], s[2]))
+        return spans
+
+    def trim(self, text: str, spans: list[Span]) -> list[Span]:
+        """Spans kept after trimming and the reject rules, in text order."""
+        out: list[Span] = []
+        for label, start, end in spans:
+            while start < end and text[start] in self.strip:
+                start += 1
+            while end > start and text[end - 1] in self.strip:
+                end -= 1
+            if end - start < self.min_chars:
+                continue
+            rx = self.reject.get(label)
+            if rx is not None and rx.fullmatch(text, start, end):
+                continue
+            out.append((label, start, end))
+        return sorted(out, key=lambda s: (s[1], s[2]))
+
+    def add_place(self, text: str, spans: list[Span]) -> list[Span]:
+        """With no 地点 span: the county-or-below place name at the start of the first 对象."""
+        if self.place_from_object is None or any(s[0] == "地点" for s in spans):
+            return spans
+        obj = next((s for s in spans if s[0] == "对象"), None)
+        if obj is None:
+            return spans
+        m = self.place_from_object.match(text[obj[1]:obj[2]])
+        rx = self.reject["地点"]
+        if not m or m.end() < self.min_chars or (rx is not None and rx.fullmatch(m.group(0))):
+            return spans
+        return sorted(spans + [("地点", obj[1], obj[1] + m.end())], key=lambda s: (s[1], s[2]))
+
+
+def texts_of(text: str, spans: list[Span]) -> dict[str, list[str]]:
+    """Element -> the distinct span texts, in text order."""
+    found: dict[str, list[str]] = {name: [] for name in ELEMENTS}
+    for label, start, end in spans:
+        piece = text[start:end]
+        if piece not in found[label]:
+            found[label].append(piece)
+    return found
