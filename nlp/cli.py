@@ -11,6 +11,7 @@ import collections
 import itertools
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -77,6 +78,7 @@ def train(
     seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    init: bool = typer.Option(False, "--init", help="--models 指定的目录不存在时新建它"),
 ):
     from nlp import corpus as corpus_mod
     from nlp import training
@@ -86,6 +88,7 @@ def train(
     if prefer not in (None, "new", "old"):
         _fail("--prefer 只能是 new 或 old")
     try:
+        _check_models_dir(models, init)
         registry = Registry(models)
     except UserError as e:
         _fail(str(e))
@@ -121,6 +124,17 @@ def train(
                 typer.echo(f"评估报告：{registry.path(result.version) / 'report.md'}")
     except UserError as e:
         _fail(str(e))
+
+
+def _check_models_dir(models: Optional[Path], init: bool = False) -> None:
+    """A mistyped --models must not quietly become a new model folder."""
+    if models is None or models.is_dir():
+        return
+    if models.exists():
+        raise UserError(f"--models {models} 不是文件夹。")
+    if not init:
+        raise UserError(f"模型目录 {models} 不存在。请检查路径；如确要在此新建模型目录，请用 train.py --models {models} --init。")
+    models.mkdir(parents=True)
 
 
 def _headline_text(head: dict) -> str:
@@ -238,7 +252,12 @@ def classify(
     input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
-    column: str = typer.Option("text", "--column", help="文本所在的列名"),
+    column: Optional[str] = typer.Option(None, "--column",
+                                         help="文本所在的列名（默认自动查找 text、线索内容、反映内容、问题描述、内容）"),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="读取 Excel 文件中的哪个工作表（默认第一个）"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="输入文件编码（默认自动识别 UTF-8、GB18030、Big5）"),
+    encoding_errors: str = typer.Option("strict", "--encoding-errors",
+                                        help="遇到无法解码的字节：strict（报错并指出行号）或 replace（替换为 � 并在汇总中列出）"),
     names: bool = typer.Option(False, "--names", help="输出时附加各代码的中文名称"),
     split_cases: bool = typer.Option(True, "--split-cases/--no-split-cases",
                                      help="长文本拆分：通报按案例、文件按段落分别分类（默认开启）"),
@@ -249,9 +268,15 @@ def classify(
     backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
 ):
+    from nlp.guard import ReadOptions, os_error_text
     from nlp.registry import Registry
 
     try:
+        if encoding_errors not in ("strict", "replace"):
+            _fail("--encoding-errors 只能是 strict 或 replace", 2)
+        if chunk_size < 1:
+            _fail(f"--chunk-size 须为正整数（收到 {chunk_size}）", 2)
+        options = ReadOptions(sheet=sheet, encoding=encoding, encoding_errors=encoding_errors)
         if text is None and input is None:
             _fail("请给出输入文件，或用 --text 输入单条线索。用 -h 查看帮助。", 2)
         if input is not None and text is not None:
@@ -261,9 +286,10 @@ def classify(
         if input is not None and output is not None and input.resolve() == output.resolve():
             _fail("输出文件不能与输入文件相同。", 2)
         if output is not None:
-            from nlp.io import file_format
+            from nlp.io import TableWriter
 
-            file_format(output)
+            TableWriter(output)  # refuses a type it cannot write (.txt, .docx) before any work
+        _check_models_dir(models)
         registry = Registry(models)
         clf = ensure_model(registry, model)
         if backend:
@@ -275,11 +301,13 @@ def classify(
         if text is not None:
             typer.echo(_intake(annotator, text))
         elif suggest:
-            _suggest(annotator, input, output, column, suggest, chunk_size)
+            _suggest(annotator, input, output, column, suggest, chunk_size, options)
         else:
-            _batch(annotator, input, output, column, workers, chunk_size)
+            _batch(annotator, input, output, column, workers, chunk_size, options)
     except UserError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(os_error_text(e, output))
 
 
 def _intake(annotator, text: str) -> str:
@@ -288,6 +316,7 @@ def _intake(annotator, text: str) -> str:
     from nlp.report import intake_summary
     import pandas as pd
 
+    text = _SURROGATES.sub("\ufffd", text)  # an undecodable byte of argv: never written back raw
     if not text.strip():
         raise UserError("线索文本为空。")
     out = annotator.annotate(pd.DataFrame({"text": [text]}), "text")
@@ -311,11 +340,15 @@ def _intake(annotator, text: str) -> str:
     return "\n\n".join(blocks)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _check_chunk(chunk, column: str, source: Path) -> None:
+    from nlp.inputs import columns_text
     from nlp.io import NonText
 
     if column not in chunk.frame.columns:
-        cols = "、".join(str(c) for c in chunk.frame.columns)
+        cols = columns_text(chunk.frame.columns)
         raise UserError(f"输入文件 {source} 没有“{column}”列。现有列：{cols}。请用 --column 指定文本所在的列。")
     # Rows as Excel and WPS number them (the header is row 1); JSONL keeps its line numbers.
     first = 0 if str(source).lower().endswith((".jsonl", ".ndjson")) else 1
@@ -326,7 +359,30 @@ def _check_chunk(chunk, column: str, source: Path) -> None:
                         f"共 {len(bad)} 行。请检查是否选错了列（--column），或把这些单元格改成文本。")
 
 
-def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int) -> None:
+def _columns(annotator, chunk, column: Optional[str], said: set) -> tuple[str, dict]:
+    """The text column (chosen automatically when not given) and new names for input columns an
+    output column would repeat (质量 -> 原质量), each said once."""
+    from nlp.inputs import choose_column, rename_collisions
+    from nlp.pipeline import CASE_NO, KIND
+
+    column, note = choose_column(chunk.frame.columns, column)
+    if note and note not in said:
+        said.add(note)
+        _say(note)
+    if not hasattr(annotator, "_output_columns"):
+        annotator._output_columns = set(annotator.annotate_texts(["某县"]).columns) | {CASE_NO, KIND}
+    rename = rename_collisions(chunk.frame.columns, annotator._output_columns)
+    if rename:
+        chunk.frame = chunk.frame.rename(columns=rename)
+        note = "输入中与输出同名的列已改名：" + "、".join(f"“{a}”→“{b}”" for a, b in rename.items())
+        if note not in said:
+            said.add(note)
+            _say(note)
+    return rename.get(column, column), rename
+
+
+def _batch(annotator, source: Path, target: Path, column: Optional[str], workers: int, chunk_size: int,
+           options=None) -> None:
     import pandas as pd
     from tqdm import tqdm
 
@@ -345,7 +401,8 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     pool = None
     try:
         with writer:
-            chunks = read_chunks(source, chunk_size)
+            chunks = read_chunks(source, chunk_size, options)
+            said: set = set()
             pending: collections.deque = collections.deque()
 
             def drain(block: bool):
@@ -371,6 +428,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
                 annotator.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
+                column, _ = _columns(annotator, chunk, column, said)
                 _check_chunk(chunk, column, source)
                 n_in += len(chunk.frame)
                 if pool is None:
@@ -381,17 +439,21 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             drain(block=True)
             if n_in == 0:
                 raise UserError(f"输入文件 {source} 只有表头，没有数据行。")
-            writer.summary = tally.rows_for_table()
+            notes = options.notes(column) if options is not None else []
+            writer.summary = tally.rows_for_table() + [[note] for note in notes]
     finally:
         bar.close()
         if pool is not None:
             pool.terminate()
     elapsed = max(time.time() - started, 1e-9)
     typer.echo(tally.render())
+    for note in notes:
+        typer.echo(note)
     typer.echo(f"已写入 {target}（输入 {n_in} 条，用时 {elapsed:.1f} 秒，{n_in / elapsed:.0f} 条/秒）。")
 
 
-def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:
+def _suggest(annotator, source: Path, target: Path, column: Optional[str], n: int, chunk_size: int,
+             options=None) -> None:
     import heapq
 
     import numpy as np
@@ -407,7 +469,9 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
     model = annotator.model
     heap: list = []  # (uncertainty, row order, id, text) — the most uncertain 5n kept
     order = 0
-    for chunk in read_chunks(source, chunk_size):
+    said: set = set()
+    for chunk in read_chunks(source, chunk_size, options):
+        column, _ = _columns(annotator, chunk, column, said)
         _check_chunk(chunk, column, source)
         texts = [str(v) for v in chunk.frame[column]]
         ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r) for r in chunk.rows]
