@@ -147,11 +147,13 @@ def _list_versions(registry) -> None:
     if not rows:
         typer.echo("还没有任何模型版本。运行 python train.py 训练。")
         return
+    enabled = set(registry.history()) | {current}
     for m in rows:
         mark = "*" if m["version"] == current else " "
         head = "，".join(f"{k} {v:.3f}" for k, v in m.get("headline", {}).items())
-        typer.echo(f"{mark} {m['version']}  语料 {m.get('corpus_rows', '?')} 行  {head}")
-    typer.echo("（* 为当前使用的版本；数字为 test 划分 macro-F1）")
+        never = "" if m["version"] in enabled else "  （从未启用：未通过晋升门槛或训练被中断）"
+        typer.echo(f"{mark} {m['version']}  语料 {m.get('corpus_rows', '?')} 行  {head}{never}")
+    typer.echo("（* 为当前使用的版本；数字为 test 划分 macro-F1；从未启用的版本可用 --use 启用或手动删除）")
 
 
 def _report_audit(found, out: Optional[Path]) -> None:
