@@ -11,7 +11,6 @@ import collections
 import itertools
 import multiprocessing as mp
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -318,7 +317,9 @@ def _intake(annotator, text: str) -> str:
     from nlp.report import intake_summary
     import pandas as pd
 
-    text = _SURROGATES.sub("\ufffd", text)  # an undecodable byte of argv: never written back raw
+    from nlp.normalize import replace_surrogates
+
+    text = replace_surrogates(text)  # an undecodable byte of argv: never written back raw
     if not text.strip():
         raise UserError("线索文本为空。")
     out = annotator.annotate(pd.DataFrame({"text": [text]}), "text")
@@ -340,9 +341,6 @@ def _intake(annotator, text: str) -> str:
         title = f"【第 {row['案例序号']} 部分】\n" if row.get("案例序号") else ""
         blocks.append(title + intake_summary(row, tax, elements, q))
     return "\n\n".join(blocks)
-
-
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def _check_chunk(chunk, column: str, source: Path) -> None:

@@ -13,7 +13,6 @@ import datetime as _dt
 import json
 import math
 import os
-import re
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ import pandas as pd
 from nlp import encoding, guard, tempfiles
 from nlp.errors import UserError
 from nlp.guard import ReadOptions
+from nlp.normalize import replace_surrogates
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
            ".ndjson": "jsonl", ".txt": "document", ".docx": "document"}
@@ -115,11 +115,8 @@ def _cell(v) -> str | object:
     if isinstance(v, float) and math.isnan(v):
         return ""
     if isinstance(v, str):
-        return _SURROGATE.sub("\ufffd", v)  # a JSON "\udc80" cannot be written out again
+        return replace_surrogates(v)  # a JSON "\udc80" cannot be written out again
     return NonText(v)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NonText:
