@@ -92,6 +92,9 @@ def train(
     except UserError as e:
         _fail(str(e))
     corpus_path = corpus or corpus_mod.default_corpus()
+    from nlp.tempfiles import remove_stale
+
+    remove_stale(Path(corpus_path).parent)  # a killed --add's corpus temporaries hold clue text
     try:
         if list_:
             return _list_versions(registry)
