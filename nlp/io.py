@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import errno
+import gc
 import json
 import math
 import os
+import sys
 import tempfile
+import traceback
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -326,11 +330,12 @@ class TableWriter:
             self._fh.write(render_rows(frame, self.fmt))
             return
         hcol, hval = self.highlight or (None, None)
-        for r in frame.to_dict("records"):
-            values = [_xlsx_value(r[c]) for c in self.columns]
-            mark = hcol is not None and r.get(hcol) == hval
-            risky = any(map(formula_risk, values))
-            self._ws.append(self._styled(values, fill=mark) if mark or risky else values)
+        with _xml_errors():
+            for r in frame.to_dict("records"):
+                values = [_xlsx_value(r[c]) for c in self.columns]
+                mark = hcol is not None and r.get(hcol) == hval
+                risky = any(map(formula_risk, values))
+                self._ws.append(self._styled(values, fill=mark) if mark or risky else values)
 
     def write_rendered(self, columns: list[str], text: str) -> None:
         """Append rows made by ``render_rows`` for a frame with these columns."""
@@ -361,28 +366,58 @@ class TableWriter:
                 if exc_type is not None:
                     try:  # close the write-only sheet cleanly; the temp file is removed below
                         self._wb.save(self.tmp)
-                    except Exception:
-                        pass
+                    except Exception as e:
+                        self._release(e)
                 if exc_type is None:
                     if self.columns is None:
                         self._ws.append(["(无数据)"])
-                    if self.summary:
-                        ws = self._ws = self._wb.create_sheet("汇总")
-                        for row in self.summary:
-                            ws.append(self._styled(row))
-                    self._wb.save(self.tmp)
+                    with _xml_errors():
+                        if self.summary:
+                            ws = self._ws = self._wb.create_sheet("汇总")
+                            for row in self.summary:
+                                ws.append(self._styled(row))
+                        self._wb.save(self.tmp)
             else:
                 self._fh.close()
         except BaseException as e:
+            if self.fmt == "xlsx":
+                self._release(e)
             self._ctx.__exit__(type(e), e, e.__traceback__)
             raise
         finally:
             if self.fmt == "xlsx":
+                if exc is not None:
+                    self._release(exc)
                 self._spool.__exit__(None, None, None)
         return self._ctx.__exit__(exc_type, exc, tb)
 
+    def _release(self, failure: BaseException) -> None:
+        """After a failed XLSX write (a full disk), close openpyxl's half-written streams now and
+        quietly: left to the garbage collector they print tracebacks after our one-line message."""
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda *_: None
+        try:
+            for e in (failure, failure.__context__):
+                if e is not None and e.__traceback__ is not None:
+                    traceback.clear_frames(e.__traceback__)
+            self._wb = self._ws = None
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+
 
 XLSX_MAX_COLUMNS = 16_384
+
+
+@contextmanager
+def _xml_errors():
+    """lxml reports a failed write (a full disk) as SerialisationError('IO_ENOSPC'): make it an OSError."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ != "SerialisationError":
+            raise
+        raise OSError(errno.ENOSPC if "ENOSPC" in str(e) else errno.EIO, str(e)) from None
 
 
 FORMULA_START = ("=", "+", "-", "@")  # what Excel/WPS read as the start of a formula
