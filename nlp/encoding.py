@@ -118,6 +118,7 @@ class Decoded:
 
     encoding: str
     errors: str = "strict"
+    max_line_bytes: int | None = None  # a longer physical line is refused before it is decoded
     replaced_lines: list[int] = field(default_factory=list)
 
 
@@ -135,8 +136,13 @@ def decode_lines(path: str | Path, state: Decoded) -> Iterator[str]:
         return
     decoder = codecs.getincrementaldecoder(enc)(errors="strict")
     offset = number = 0
+    limit = state.max_line_bytes or -1
     with Path(path).open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
+        while raw := fh.readline(limit + 1 if limit > 0 else -1):
+            number += 1
+            if 0 < limit < len(raw):
+                raise UserError(f"文件 {path} 第 {number} 行超过 {limit // 2**20} MB（单元格或整行过大，"
+                                "nlp/data/limits.toml 的 max_line_bytes），拒绝读取。")
             try:
                 text = decoder.decode(raw)
             except UnicodeDecodeError as e:

@@ -125,6 +125,7 @@ def scan_csv(path: Path, sep: str, decoded: Decoded, options: ReadOptions) -> No
     lim = limits()
     old = csv.field_size_limit()
     csv.field_size_limit(lim["max_cell_chars"])
+    decoded.max_line_bytes = lim["max_line_bytes"]
     reader = csv.reader(decode_lines(path, decoded), delimiter=sep)
     excel_row = 0  # the header is row 1
     rows = 0

@@ -118,7 +118,7 @@ def read_document(path: Path, options: ReadOptions) -> pd.DataFrame:
         text = _docx_text(path)
     else:
         enc = encoding.check_name(options.encoding) if options.encoding else encoding.detect(path)
-        decoded = encoding.Decoded(enc, options.encoding_errors)
+        decoded = encoding.Decoded(enc, options.encoding_errors, guard.limits()["max_line_bytes"])
         text = "".join(encoding.decode_lines(path, decoded))
         options.replaced_rows.extend(decoded.replaced_lines)
     if not text.strip():

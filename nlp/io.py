@@ -191,7 +191,7 @@ def _read_jsonl(path: Path, chunk_size: int, options: ReadOptions) -> Iterator[C
     enc = detect_encoding(path, options)
     buf: list[dict] = []
     nums: list[int] = []
-    decoded = encoding.Decoded(enc, options.encoding_errors)
+    decoded = encoding.Decoded(enc, options.encoding_errors, guard.limits()["max_line_bytes"])
     n = 0
     for line in encoding.decode_lines(path, decoded):
         n += 1
