@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -32,10 +31,10 @@ PIECES = [hostile.CLUE, "（一）", "（二）", "1.", "2、", "一、", "经�
           "某", "一", "1", "元", "月", "。", "；", "：", "\n", " ", "Ω", "ア", "한", "\x00", "\x1b", "\uffff"]
 
 
-def random_text(rng: random.Random) -> str:
+def random_text(rng: random.Random, longest: int = 50_000) -> str:
     kind = rng.random()
     if kind < 0.02:  # a long run of one piece (the patterns must stay linear)
-        return rng.choice(PIECES) * rng.randrange(1000, 50_000)
+        return rng.choice(PIECES) * rng.randrange(1000, longest)
     if kind < 0.3:  # random code points, surrogates and controls included
         return "".join(chr(rng.randrange(0x110000)) for _ in range(rng.randrange(0, 300)))
     return "".join(rng.choice(PIECES) for _ in range(rng.randrange(0, 200)))
@@ -49,7 +48,16 @@ def _alarm(signum, frame):
     raise Hang()
 
 
-def fuzz_texts(annotator, n: int, seed: int, timeout: float) -> dict:
+def fuzz_texts(annotator, n: int, seed: int, timeout: float, longest: int = 50_000) -> dict:
+    """Run in a forked process: a hang interrupted by SIGALRM may leave a half-built table behind,
+    and that must not leak into the caller (a test session, say)."""
+    found, hung, peak, seconds = _forked(lambda: _texts(annotator, n, seed, timeout, longest), None)
+    found = found or {"texts": n, "tracebacks": ["the text fuzzer died"], "hangs": 0, "slowest_s": 0.0}
+    found.update(peak_mb=peak, seconds=seconds)
+    return found
+
+
+def _texts(annotator, n: int, seed: int, timeout: float, longest: int) -> dict:
     import pandas as pd
 
     from nlp.io import render_rows
@@ -58,7 +66,7 @@ def fuzz_texts(annotator, n: int, seed: int, timeout: float) -> dict:
     found = {"texts": n, "tracebacks": [], "hangs": 0, "slowest_s": 0.0}
     signal.signal(signal.SIGALRM, _alarm)
     for i in range(n):
-        text = random_text(rng)
+        text = random_text(rng, longest)
         t0 = time.time()
         signal.alarm(int(timeout) + 1)
         try:
@@ -75,8 +83,37 @@ def fuzz_texts(annotator, n: int, seed: int, timeout: float) -> dict:
         found["slowest_s"] = max(found["slowest_s"], round(elapsed, 2))
         if elapsed > timeout:
             found["hangs"] += 1
-    found["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     return found
+
+
+def _forked(job, timeout: float | None) -> tuple[dict | None, bool, int, float]:
+    """``job()`` in a forked process: (its JSON-able result or None, hung?, peak MB, seconds).
+    The result travels through a temporary file, so a large report cannot block a pipe."""
+    fd, report = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    t0 = time.time()
+    pid = os.fork()
+    if pid == 0:  # the child: run, report, exit without running the parent's cleanup
+        try:
+            result = job()
+        except BaseException as e:  # noqa: BLE001
+            result = {"code": -1, "crash": True, "exc": repr(e)[:160], "lines": 0}
+        Path(report).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+        os._exit(0)
+    hung = False
+    while True:
+        done, _status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            break
+        if timeout is not None and time.time() - t0 > timeout:
+            os.kill(pid, signal.SIGKILL)
+            _, _status, usage = os.wait4(pid, 0)
+            hung = True
+            break
+        time.sleep(0.02)
+    raw = Path(report).read_text(encoding="utf-8")
+    os.unlink(report)
+    return (json.loads(raw) if raw else None), hung, usage.ru_maxrss // 1024, round(time.time() - t0, 1)
 
 
 def run_file(src: Path, args: list[str], models: str | None, timeout: float) -> dict:
@@ -87,38 +124,17 @@ def run_file(src: Path, args: list[str], models: str | None, timeout: float) -> 
 
     out = src.parent / random.Random(str(src)).choice(["out.csv", "out.xlsx", "out.jsonl"])
     argv = [str(src), "-o", str(out), "--workers", "1", *args] + (["--models", models] if models else [])
-    r, w = os.pipe()
-    t0 = time.time()
-    pid = os.fork()
-    if pid == 0:  # the child: run the command, report, exit
-        os.close(r)
-        try:
-            res = CliRunner().invoke(classify_app, argv)
-            crash = res.exception is not None and not isinstance(res.exception, SystemExit)
-            msg = {"code": res.exit_code, "crash": crash,
-                   "exc": f"{type(res.exception).__name__}: {str(res.exception)[:160]}" if crash else "",
-                   "lines": len([x for x in res.output.splitlines() if x.startswith("错误：")])}
-        except BaseException as e:  # noqa: BLE001
-            msg = {"code": -1, "crash": True, "exc": repr(e)[:160], "lines": 0}
-        os.write(w, json.dumps(msg).encode()[:60_000])
-        os._exit(0)
-    os.close(w)
-    hung = False
-    while True:
-        done, _status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            break
-        if time.time() - t0 > timeout:
-            os.kill(pid, signal.SIGKILL)
-            _, _status, usage = os.wait4(pid, 0)
-            hung = True
-            break
-        time.sleep(0.02)
-    with os.fdopen(r, "rb") as fh:
-        raw = fh.read()
-    msg = json.loads(raw) if raw else {"code": -9, "crash": not hung, "exc": "no report", "lines": 0}
-    msg.update(file=src.name, args=args, hung=hung, seconds=round(time.time() - t0, 1),
-               peak_mb=usage.ru_maxrss // 1024)
+
+    def job():
+        res = CliRunner().invoke(classify_app, argv)
+        crash = res.exception is not None and not isinstance(res.exception, SystemExit)
+        return {"code": res.exit_code, "crash": crash,
+                "exc": f"{type(res.exception).__name__}: {str(res.exception)[:160]}" if crash else "",
+                "lines": len([x for x in res.output.splitlines() if x.startswith("错误：")])}
+
+    msg, hung, peak, seconds = _forked(job, timeout)
+    msg = msg or {"code": -9, "crash": not hung, "exc": "no report", "lines": 0}
+    msg.update(file=src.name, args=args, hung=hung, seconds=seconds, peak_mb=peak)
     return msg
 
 

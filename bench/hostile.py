@@ -114,7 +114,7 @@ def big_cell(d: Path, big=False, **_):
     with p.open("w", encoding="utf-8") as fh:
         fh.write("id,text\n1,")
         for _ in range(50 if big else 1):
-            fh.write(("线索" * (1 << 18)) if big else "线索" * 150_000)
+            fh.write(("线索" * (1 << 18)) if big else "线索" * 300_000)
         fh.write("\n")
     return p, []
 

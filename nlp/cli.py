@@ -77,7 +77,6 @@ def train(
     seed: int = typer.Option(20261122, "--seed", help="随机种子（相同语料和种子得到相同模型）"),
     backend: str = typer.Option("auto", "--backend", help="分词后端：auto、rjieba、jieba"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
-    init: bool = typer.Option(False, "--init", help="--models 指定的目录不存在时新建它"),
 ):
     from nlp import corpus as corpus_mod
     from nlp import training
@@ -87,7 +86,8 @@ def train(
     if prefer not in (None, "new", "old"):
         _fail("--prefer 只能是 new 或 old")
     try:
-        _check_models_dir(models, init)
+        # only a plain training run may start a new models folder; --add must compare with a real one
+        _check_models_dir(models, create=not (add or rollback or use or list_ or audit))
         registry = Registry(models)
     except UserError as e:
         _fail(str(e))
@@ -128,15 +128,17 @@ def train(
         _fail(str(e))
 
 
-def _check_models_dir(models: Optional[Path], init: bool = False) -> None:
-    """A mistyped --models must not quietly become a new model folder."""
+def _check_models_dir(models: Optional[Path], create: bool = False) -> None:
+    """A mistyped --models must not quietly become a new model folder (classify would train a
+    default model there; --add would skip the comparison with the real current model)."""
     if models is None or models.is_dir():
         return
     if models.exists():
         raise UserError(f"--models {models} 不是文件夹。")
-    if not init:
-        raise UserError(f"模型目录 {models} 不存在。请检查路径；如确要在此新建模型目录，请用 train.py --models {models} --init。")
+    if not create:
+        raise UserError(f"模型目录 {models} 不存在。请检查路径；如要在新目录建立模型，先运行 train.py --models {models}。")
     models.mkdir(parents=True)
+    _say(f"新建模型目录 {models}。")
 
 
 def _headline_text(head: dict) -> str:

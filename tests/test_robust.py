@@ -52,7 +52,7 @@ def _refused(r, *words):
 @pytest.mark.parametrize("maker,words", [
     (hostile.zip_bomb, ("压缩炸弹",)),
     (hostile.empty_rows, ("100000 行",)),
-    (hostile.big_cell, ("第 2 行", "200000 个字符")),
+    (hostile.big_cell, ("第 2 行", "500000 个字符")),
     (hostile.many_columns, ("20001 列",)),
 ])
 def test_hostile_files_refused_up_front(runner, trained, tmp_path, low_caps, maker, words):
@@ -119,7 +119,8 @@ def test_mistyped_models_folder_is_not_created(runner, tmp_path):
     src.write_text(f"text\n{hostile.CLUE}\n", encoding="utf-8")
     missing = tmp_path / "modles"
     _refused(run_classify(runner, src, "-o", tmp_path / "o.csv", "--models", missing), "不存在")
-    _refused(run_train(runner, "--models", missing), "--init")
+    for extra in (["--list"], ["--add", src], ["--rollback"]):
+        _refused(run_train(runner, "--models", missing, *extra), "不存在")
     assert not missing.exists()
 
 
