@@ -255,7 +255,7 @@ def _work(frame, column, fmt=None, tally=None):
 
 @classify_app.command(help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
 def classify(
-    input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
+    input: Optional[Path] = typer.Argument(None, help="输入文件：CSV（UTF-8、GB18030 或 Big5）、XLSX、JSONL，或通报文档 .txt、.docx"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
     column: Optional[str] = typer.Option(None, "--column",
