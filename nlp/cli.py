@@ -273,6 +273,9 @@ def classify(
     model: Optional[str] = typer.Option(None, "--model", help="使用指定的模型版本（默认当前版本）"),
     backend: Optional[str] = typer.Option(None, "--backend", help="分词后端：rjieba 或 jieba（默认按模型）"),
     models: Optional[Path] = typer.Option(None, "--models", help="模型目录（默认 models/）"),
+    engine: str = typer.Option("local", "--engine", help="运行方式：local（本机多进程）或 dask（本机集群或远程 Dask 集群）"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler",
+                                            help="Dask 调度器地址，如 tcp://10.0.0.5:8786（不给则在本机启动集群）"),
 ):
     from nlp.guard import ReadOptions, os_error_text
     from nlp.registry import Registry
@@ -291,10 +294,14 @@ def classify(
             _fail("请用 -o 指定输出文件，例如 -o 结果.xlsx", 2)
         if input is not None and output is not None and input.resolve() == output.resolve():
             _fail("输出文件不能与输入文件相同。", 2)
-        if output is not None:
+        if engine not in ("local", "dask"):
+            _fail(f"未知的运行方式 --engine {engine}：可选 local 或 dask。", 2)
+        if output is not None and engine == "local":
             from nlp.io import TableWriter
 
             TableWriter(output)  # refuses a type it cannot write (.txt, .docx) before any work
+        if engine == "dask" and (input is None or output is None or suggest):
+            _fail("--engine dask 用于批量分类：请给出输入（文件、目录或通配符）和 -o 输出目录。", 2)
         _check_models_dir(models)
         registry = Registry(models)
         clf = ensure_model(registry, model)
@@ -306,6 +313,8 @@ def classify(
         annotator = Annotator(clf, split_cases=split_cases, names=names)
         if text is not None:
             typer.echo(_intake(annotator, text))
+        elif engine == "dask":
+            _dask(annotator, registry, model, input, output, column or "text", scheduler, workers)
         elif suggest:
             _suggest(annotator, input, output, column, suggest, chunk_size, options)
         else:
@@ -314,6 +323,15 @@ def classify(
         _fail(str(e))
     except OSError as e:
         _fail(os_error_text(e, output))
+
+
+def _dask(annotator, registry, version, source: Path, target: Path, column: str, scheduler, workers) -> None:
+    from nlp.engines import dask as dask_engine
+
+    result = dask_engine.run(annotator, registry.payload(version), str(source), target, column,
+                             scheduler=scheduler, workers=max(1, workers))
+    typer.echo(f"已写入 {target}（Dask：{result['files']} 个输入文件、{result['partitions']} 个分区，"
+               f"用时 {result['seconds']:.1f} 秒）。用 pandas.read_parquet 或逐个 CSV 文件读取。")
 
 
 def _intake(annotator, text: str) -> str:

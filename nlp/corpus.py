@@ -21,7 +21,7 @@ from nlp.segment import data_path
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy, load_taxonomy
 
 BASE_COLUMNS = ["id", "text", "质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
-META_COLUMNS = ["source", "case", "voice", "split", "added", "reviewer"]
+META_COLUMNS = ["source", "case", "voice", "split", "added", "reviewer", "round", "names", "pair"]
 SPLITS = ("train", "dev", "test")
 
 
@@ -131,11 +131,14 @@ def _stable_hash(text: str, seed: int) -> int:
 def assign_splits(df: pd.DataFrame, seed: int = 20261122, shares: dict | None = None) -> pd.Series:
     """Stratified train/dev/test split, by group: rows written from the same case note share a split.
 
-    Strata: 质量 + 低质原因 for 低质 rows, 质量 + 东丽类别 for 合格 rows.
+    Groups: the case note, else the contrast pair, else the row. Strata: 质量 + 低质原因 for 低质 rows,
+    质量 + 东丽类别 for 合格 rows.
     """
     shares = shares or minimums()["split_shares"]
     df = df.fillna("").astype(str)
-    group = df["case"].where(df["case"].str.strip() != "", "row:" + df["text"])
+    pair = df["pair"] if "pair" in df.columns else pd.Series("", index=df.index)
+    group = df["case"].where(df["case"].str.strip() != "", ("pair:" + pair).where(pair.str.strip() != "",
+                                                                                  "row:" + df["text"]))
     stratum = df[QUALITY] + ":" + df[REASON].where(df[QUALITY] == LOW, df["东丽类别"])
     # one stratum per group: its most common one
     g_stratum = stratum.groupby(group).agg(lambda s: s.value_counts().index[0])
@@ -217,12 +220,32 @@ def coverage_failures(df: pd.DataFrame, taxonomy: Taxonomy, mins: dict) -> list[
     over = [k for k, v in per_case.items() if v > mins["max_rows_per_case"]]
     if over:
         fails.append(f"{len(over)} 条案例笔记超过 {mins['max_rows_per_case']} 行：{'、'.join(over[:5])}")
+    fails += naming_failures(df, mins)
     tshare = df["source"].str.startswith("template").mean() if len(df) else 0
     if tshare > mins["max_template_share"]:
         fails.append(f"模板生成行占 {tshare:.1%}，超过 {mins['max_template_share']:.0%}")
     bad_split = sorted(set(df["split"]) - set(SPLITS))
     if bad_split:
         fails.append(f"split 列含非法值：{'、'.join(bad_split)}（应为 train/dev/test）")
+    return fails
+
+
+def naming_failures(df: pd.DataFrame, mins: dict) -> list[str]:
+    """Names as in real input: concrete names on enough 合格 rows, and placeholders about as
+    common in 合格 as in 低质 rows (else a placeholder reads as substance)."""
+    from nlp.names import has_placeholder
+
+    fails = []
+    good, low = df[df[QUALITY] == GOOD], df[df[QUALITY] == LOW]
+    if "min_concrete_share" in mins and len(good):
+        concrete = (good["names"] == "concrete").mean()
+        if concrete < mins["min_concrete_share"]:
+            fails.append(f"合格行中用具体名称的占 {concrete:.1%}，少于 {mins['min_concrete_share']:.0%}")
+    if "max_placeholder_gap" in mins and len(good) and len(low):
+        gap = good["text"].map(has_placeholder).mean() - low["text"].map(has_placeholder).mean()
+        if abs(gap) > mins["max_placeholder_gap"]:
+            fails.append(f"占位名（某县、张某）在合格行与低质行中的比例相差 {gap:+.1%}，超过 "
+                         f"{mins['max_placeholder_gap']:.0%}")
     return fails
 
 
@@ -237,6 +260,13 @@ def distribution_table(df: pd.DataFrame, taxonomy: Taxonomy) -> str:
     lines.append(f"| 合格行中由案例改写 | case | {(good['case'].str.strip() != '').sum()} |")
     trad = df["text"].map(lambda t: t != _t2s(t)).sum()
     lines.append(f"| 繁体行 | - | {trad} |")
+    from nlp.names import has_placeholder
+
+    for q, rows in ((GOOD, good), (LOW, df[df[QUALITY] == LOW])):
+        share = rows["text"].map(has_placeholder).mean() if len(rows) else 0.0
+        lines.append(f"| {q}行中含占位名（某县、张某） | - | {share:.1%} |")
+    lines.append(f"| 合格行中用具体名称（names=concrete） | - | {(good['names'] == 'concrete').mean():.1%} |")
+    lines.append(f"| 最小对照对（pair） | - | {df.loc[df['pair'] != '', 'pair'].nunique()} |")
     return "\n".join(lines)
 
 

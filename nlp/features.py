@@ -198,12 +198,14 @@ class CueCounter(BaseEstimator, TransformerMixin):
 
 
 def make_features(tokenizer: Tokenizer, taxonomy: Taxonomy, max_chars: int = 120_000,
-                  max_words: int = 80_000) -> FeatureUnion:
+                  max_words: int = 80_000, cues: bool = True) -> FeatureUnion:
     """The feature union every head shares."""
-    return FeatureUnion([
+    parts = [
         ("words", FastTfidfVectorizer(analyzer=WordAnalyzer(tokenizer), min_df=2, max_features=max_words,
                                   sublinear_tf=True, dtype=np.float64)),
         ("chars", FastTfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, max_features=max_chars,
                                   sublinear_tf=True, dtype=np.float64)),
-        ("cues", CueCounter(tuple(taxonomy.cue_terms()))),
-    ])
+    ]
+    if cues:
+        parts.append(("cues", CueCounter(tuple(taxonomy.cue_terms()))))
+    return FeatureUnion(parts)

@@ -32,8 +32,8 @@ from nlp.guard import ReadOptions
 from nlp.normalize import replace_surrogates
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".txt": "document", ".docx": "document"}
-WRITABLE = ("csv", "tsv", "xlsx", "jsonl")  # a .txt or .docx is read as one document, never written
+           ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".txt": "document", ".docx": "document"}
+WRITABLE = ("csv", "tsv", "xlsx", "jsonl", "parquet")  # a .txt or .docx is read as one document, never written
 
 
 def file_format(path: str | Path) -> str:
@@ -41,7 +41,7 @@ def file_format(path: str | Path) -> str:
     if suffix in (".xls", ".et", ".wps", ".doc"):
         raise UserError(f"不支持旧格式“{suffix}”：请在 Excel/WPS 中打开后“另存为” .xlsx（文档另存为 .docx）再试。")
     if suffix not in FORMATS:
-        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl，或通报文档 .txt、.docx")
+        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl、.parquet，或通报文档 .txt、.docx")
     return FORMATS[suffix]
 
 
@@ -79,6 +79,10 @@ def read_chunks(path: str | Path, chunk_size: int = 2000, options: ReadOptions |
         from nlp.inputs import read_document
 
         yield Chunk(read_document(path, options), [1])
+    elif fmt == "parquet":
+        from nlp.parquet import read_parquet_chunks
+
+        yield from read_parquet_chunks(path, chunk_size, Chunk)
     else:
         yield from _read_jsonl(path, chunk_size, options)
 
@@ -282,7 +286,7 @@ class TableWriter:
         self.target = Path(target)
         self.fmt = file_format(self.target)
         if self.fmt not in WRITABLE:
-            raise UserError(f"输出文件 {self.target.name} 的类型不能写出：请用 .csv、.xlsx 或 .jsonl 作输出文件后缀。")
+            raise UserError(f"输出文件 {self.target.name} 的类型不能写出：请用 .csv、.xlsx、.jsonl 或 .parquet 作输出文件后缀。")
         self.highlight = highlight
         self.summary = summary
         self.columns: list[str] | None = None
@@ -294,6 +298,10 @@ class TableWriter:
             self._fh = open(self.tmp, "w", encoding="utf-8-sig", newline="")
         elif self.fmt == "jsonl":
             self._fh = open(self.tmp, "w", encoding="utf-8")
+        elif self.fmt == "parquet":
+            from nlp.parquet import ParquetSink
+
+            self._sink = ParquetSink(Path(self.tmp))
         else:
             import openpyxl
 
@@ -307,7 +315,7 @@ class TableWriter:
     def renders_text(self) -> bool:
         """CSV, TSV and JSONL rows are plain text that ``render_rows`` can make anywhere (in a
         worker process, say) and ``write_rendered`` appends; XLSX rows go through ``write``."""
-        return self.fmt != "xlsx"
+        return self.fmt not in ("xlsx", "parquet")
 
     def _begin(self, columns: list[str]) -> None:
         if self.columns is not None:
@@ -328,6 +336,9 @@ class TableWriter:
         frame = frame.reindex(columns=self.columns)
         if self.renders_text:
             self._fh.write(render_rows(frame, self.fmt))
+            return
+        if self.fmt == "parquet":  # typed columns, no spreadsheet: nothing to defuse
+            self._sink.write(frame)
             return
         hcol, hval = self.highlight or (None, None)
         with _xml_errors():
@@ -377,6 +388,8 @@ class TableWriter:
                             for row in self.summary:
                                 ws.append(self._styled(row))
                         self._wb.save(self.tmp)
+            elif self.fmt == "parquet":
+                self._sink.close(self.columns)
             else:
                 self._fh.close()
         except BaseException as e:

@@ -358,6 +358,14 @@ class Registry:
             raise ModelMismatch(f"模型版本 {version} 由不同版本的库生成（{'，'.join(diff)}），需要重新训练。")
         return manifest, data
 
+    def payload(self, version: str | None = None) -> tuple[dict, bytes]:
+        """The verified manifest and model bytes, to ship to other processes or machines (the
+        Dask engine), where ``load_payload`` checks them again before unpickling."""
+        version = _check_version(version) if version else self.current()
+        if not version:
+            raise UserError("还没有可用的模型。请先运行 python train.py 训练。")
+        return self._verified(version)
+
     def load(self, version: str | None = None):
         self._remove_stale_temporaries()
         version = _check_version(version) if version else self.current()
@@ -367,3 +375,26 @@ class Registry:
         import joblib
 
         return joblib.load(io.BytesIO(data))  # exactly the bytes that were hashed
+
+
+def load_payload(manifest: dict, data: bytes):
+    """Unpickle model bytes received from another process only if they are the bytes the signed
+    manifest names: the SHA-256 must match, the signature must match where this machine holds the
+    installation key, and the libraries must be the versions the model was built with."""
+    import joblib
+
+    version = str(manifest.get("version", "?"))
+    digest = str(manifest.get("files", {}).get(MODEL_FILE, ""))
+    if not digest or not hmac.compare_digest(hashlib.sha256(data).hexdigest(), digest):
+        raise UserError(f"收到的模型 {version} 与清单中的 SHA-256 不符，拒绝加载。")
+    key = _key(create=False)
+    if key is not None:
+        expected = hmac.new(key, _canonical(manifest), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, str(manifest.get("signature", ""))):
+            raise UserError(f"收到的模型 {version} 的签名与本机密钥不符，拒绝加载。")
+    libs = manifest.get("libraries", {})
+    now = library_versions()
+    diff = [f"{k} {libs.get(k)}→{now[k]}" for k in now if libs.get(k) != now[k]]
+    if diff:
+        raise ModelMismatch(f"模型 {version} 由不同版本的库生成（{'，'.join(diff)}），本机无法使用。")
+    return joblib.load(io.BytesIO(data))

@@ -20,48 +20,61 @@ from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy
 def evaluate(model, texts: list[str], labels: pd.DataFrame) -> dict:
     """Every head on labeled rows. Heads for 合格 (or 低质) rows are scored on the gold rows of
     that quality, so each head's figure is about that head alone."""
-    labels = labels.reset_index(drop=True).fillna("").astype(str)
     probs = model.predict_proba(texts)
-    tax: Taxonomy = model.taxonomy_
-    out: dict = {"rows": len(texts), "heads": {}}
-    for sid in model.schemes_:
-        if sid not in labels.columns:
-            continue
+    pred = model.predict(texts, probs=probs, gate=False)
+    out = score_predictions(model.taxonomy_, pred, labels, probs)
+    for sid, h in out["heads"].items():
+        if model.taxonomy_[sid].multi:
+            h["thresholds"] = model.thresholds_.get(sid, {})
+    return out
+
+
+def score_predictions(tax: Taxonomy, pred: pd.DataFrame, labels: pd.DataFrame,
+                      probs: dict[str, np.ndarray] | None = None) -> dict:
+    """Scores of predicted codes (ungated: every head predicted on every row) against gold labels."""
+    labels = labels.reset_index(drop=True).fillna("").astype(str)
+    pred = pred.reset_index(drop=True).fillna("").astype(str)
+    out: dict = {"rows": len(labels), "heads": {}}
+    quality = labels[QUALITY] if QUALITY in labels.columns else pd.Series([GOOD] * len(labels))
+    for sid in [s for s in tax.ids if s in labels.columns and s in pred.columns]:
         scheme = tax[sid]
-        rows = model._rows_for(scheme, labels).to_numpy()
+        has = labels[sid].str.strip() != ""
+        if scheme.applies_to == "all":
+            rows = has.to_numpy()
+        else:
+            rows = ((quality == scheme.applies_to) & (True if scheme.multi else has)).to_numpy()
         if not rows.any():
             continue
-        P = probs[sid][rows]
         codes = scheme.code_list
         if scheme.multi:
             gold = np.array([[c in scheme.parse(v) for c in codes] for v in labels.loc[rows, sid]], dtype=bool)
-            pred = model._decide_multi(sid, P)
-            p, r, f, s = precision_recall_fscore_support(gold, pred, zero_division=0)
+            got = np.array([[c in scheme.parse(v) for c in codes] for v in pred.loc[rows, sid]], dtype=bool)
+            p, r, f, s = precision_recall_fscore_support(gold, got, zero_division=0)
             out["heads"][sid] = {
                 "kind": "multi", "n": int(rows.sum()),
-                "subset_accuracy": float((gold == pred).all(axis=1).mean()),
-                "micro_f1": float(f1_score(gold, pred, average="micro", zero_division=0)),
-                "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+                "subset_accuracy": float((gold == got).all(axis=1).mean()),
+                "micro_f1": float(f1_score(gold, got, average="micro", zero_division=0)),
+                "macro_f1": float(f1_score(gold, got, average="macro", zero_division=0)),
                 "per_class": {c: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
                                   "support": int(s[j])} for j, c in enumerate(codes)},
-                "thresholds": model.thresholds_.get(sid, {}),
             }
         else:
             gold = labels.loc[rows, sid].to_numpy()
-            pred = np.array(codes)[P.argmax(axis=1)]
-            present = [c for c in codes if c in set(gold) | set(pred)]
-            p, r, f, s = precision_recall_fscore_support(gold, pred, labels=present, zero_division=0)
+            got = pred.loc[rows, sid].to_numpy()
+            present = [c for c in codes if c in set(gold) | set(got)]
+            p, r, f, s = precision_recall_fscore_support(gold, got, labels=present, zero_division=0)
             out["heads"][sid] = {
                 "kind": "single", "n": int(rows.sum()),
-                "accuracy": float(accuracy_score(gold, pred)),
-                "macro_f1": float(f1_score(gold, pred, labels=present, average="macro", zero_division=0)),
+                "accuracy": float(accuracy_score(gold, got)),
+                "macro_f1": float(f1_score(gold, got, labels=present, average="macro", zero_division=0)),
                 "per_class": {c: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]),
                                   "support": int(s[j])} for j, c in enumerate(present)},
                 "confusion": {"labels": present,
-                              "matrix": confusion_matrix(gold, pred, labels=present).tolist()},
+                              "matrix": confusion_matrix(gold, got, labels=present).tolist()},
             }
-            if sid == QUALITY and GOOD in codes:
-                out["heads"][sid]["calibration"] = calibration(P[:, codes.index(GOOD)], gold == GOOD)
+            if sid == QUALITY and GOOD in codes and probs is not None and sid in probs:
+                out["heads"][sid]["calibration"] = calibration(probs[sid][rows][:, codes.index(GOOD)],
+                                                               gold == GOOD)
     return out
 
 

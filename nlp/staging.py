@@ -112,6 +112,7 @@ def merge(paths: list[str], corpus_path: Path | None = None, sources: Path | Non
     fresh = corpus_mod.assign_splits(new)
     new["split"] = [note_split.get(c, s) if c else s for c, s in zip(new["case"], fresh)]
     new["added"] = pd.Timestamp.today().date().isoformat()
+    new["round"] = new["round"].where(new["round"] != "", "v3")
     merged = pd.concat([base, new[base.columns.intersection(new.columns)]], ignore_index=True).fillna("")
     from nlp.training import write_corpus
 

@@ -69,7 +69,7 @@ def test_old_formats_and_text_outputs_refused(runner, trained, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text(f"text\n{CLUE}\n", encoding="utf-8")
     for bad in ("r.txt", "r.docx"):
-        _refused(run_classify(runner, src, "-o", tmp_path / bad, "--models", trained), ".csv、.xlsx 或 .jsonl")
+        _refused(run_classify(runner, src, "-o", tmp_path / bad, "--models", trained), "作输出文件后缀")
         assert not (tmp_path / bad).exists()
 
 
