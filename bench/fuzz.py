@@ -70,7 +70,7 @@ def _texts(annotator, n: int, seed: int, timeout: float, longest: int) -> dict:
         t0 = time.time()
         signal.alarm(int(timeout) + 1)
         try:
-            out = annotator.annotate(pd.DataFrame({"id": [str(i)], "text": [text]}), "text")
+            out = annotator.annotate(pd.DataFrame({"id": [str(i)], "text": [text]}, dtype=object), "text")  # as read
             render_rows(out, "csv").encode("utf-8")
             render_rows(out, "jsonl").encode("utf-8")
         except Hang:

@@ -18,7 +18,7 @@ _POOLS = tomllib.loads((Path(__file__).parent / "data" / "names.toml").read_text
 _SURNAMES = _POOLS["surnames"]
 _GIVEN = _POOLS["given"]
 _TITLES = {"主任", "常任", "兼任", "主管"}
-_PLACEHOLDER = re.compile(rf"某+(?=街道|社区|[{_PLACE_SUFFIX}{_UNIT_SUFFIX}])|([{_SURNAMES}])某+|某某")
+_PLACEHOLDER = re.compile(rf"某{{1,8}}(?=街道|社区|[{_PLACE_SUFFIX}{_UNIT_SUFFIX}])|([{_SURNAMES}])某{{1,8}}|某某")
 
 
 def drop_placeholders(text: str) -> str:
