@@ -66,6 +66,8 @@ def _texts(annotator, n: int, seed: int, timeout: float, longest: int) -> dict:
     found = {"texts": n, "tracebacks": [], "hangs": 0, "slowest_s": 0.0}
     signal.signal(signal.SIGALRM, _alarm)
     for i in range(n):
+        if i and i % 1000 == 0:
+            print(f"texts: {i}/{n}, {len(found['tracebacks'])} tracebacks, {found['hangs']} hangs", file=sys.stderr)
         text = random_text(rng, longest)
         t0 = time.time()
         signal.alarm(int(timeout) + 1)
@@ -148,6 +150,8 @@ def fuzz_files(n: int, seed: int, timeout: float, big: bool, models: str | None,
         try:
             src, args = maker(d, rng=rng, big=big)
             results.append(run_file(src, args, models, timeout))
+            if (i + 1) % 25 == 0:
+                print(f"files: {i + 1}/{n}", file=sys.stderr)
         finally:
             for p in sorted(d.rglob("*"), reverse=True):
                 p.rmdir() if p.is_dir() else p.unlink()
