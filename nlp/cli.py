@@ -90,10 +90,15 @@ def train(
     if prefer not in (None, "new", "old"):
         _fail("--prefer 只能是 new 或 old")
     try:
+        # only a plain training run may start a new models folder; --add must compare with a real one
+        _check_models_dir(models, create=not (add or rollback or use or list_ or audit))
         registry = Registry(models)
     except UserError as e:
         _fail(str(e))
     corpus_path = corpus or corpus_mod.default_corpus()
+    from nlp.tempfiles import remove_stale
+
+    remove_stale(Path(corpus_path).parent)  # a killed --add's corpus temporaries hold clue text
     try:
         if list_:
             return cli_train.list_versions(registry, corpus_path)
@@ -128,6 +133,19 @@ def train(
         _fail(str(e))
 
 
+def _check_models_dir(models: Optional[Path], create: bool = False) -> None:
+    """A mistyped --models must not quietly become a new model folder (classify would train a
+    default model there; --add would skip the comparison with the real current model)."""
+    if models is None or models.is_dir():
+        return
+    if models.exists():
+        raise UserError(f"--models {models} 不是文件夹。")
+    if not create:
+        raise UserError(f"模型目录 {models} 不存在。请检查路径；如要在新目录建立模型，先运行 train.py --models {models}。")
+    models.mkdir(parents=True)
+    _say(f"新建模型目录 {models}。")
+
+
 def _headline_text(head: dict) -> str:
     return "test 划分 macro-F1：" + "，".join(f"{k} {v:.3f}" for k, v in head.items())
 
@@ -155,10 +173,15 @@ def _work(frame, column, fmt=None, tally=None):
 
 @classify_app.command(cls=ZhCommand, help="对问题线索或通报文本分类：批量处理文件，或用 --text 查看单条线索的摘要。")
 def classify(
-    input: Optional[Path] = typer.Argument(None, metavar="输入文件", help="输入文件：CSV（UTF-8 或 GB18030）、XLSX 或 JSONL，需有 text 列"),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX 或 JSONL）"),
+    input: Optional[Path] = typer.Argument(None, metavar="输入文件", help="输入文件：CSV（UTF-8、GB18030 或 Big5）、XLSX、JSONL、Parquet，或通报文档 .txt、.docx"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX、JSONL 或 Parquet）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
-    column: str = typer.Option("text", "--column", help="文本所在的列名"),
+    column: Optional[str] = typer.Option(None, "--column",
+                                         help="文本所在的列名（默认自动查找 text、线索内容、反映内容、问题描述、内容）"),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="读取 Excel 文件中的哪个工作表（默认第一个）"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="输入文件编码（默认自动识别 UTF-8、GB18030、Big5）"),
+    encoding_errors: str = typer.Option("strict", "--encoding-errors",
+                                        help="遇到无法解码的字节：strict（报错并指出行号）或 replace（替换为 � 并在汇总中列出）"),
     codes_only: bool = typer.Option(False, "--codes-only", help="只输出代码，不在代码旁附加中文名称"),
     names: bool = typer.Option(False, "--names", hidden=True, help="（旧选项，现已默认附加名称）"),
     by: list[str] = typer.Option([], "--by", metavar="列名", help="在 XLSX 中按此列（如 来源）做各标签的交叉统计表；可重复给出"),
@@ -178,12 +201,18 @@ def classify(
     base: Optional[Path] = typer.Option(None, "--base", help="线索库文件（SQLite）：与既往线索比对，并把本批存入库中。"
                                                              "库中保存线索原文，请放在有权限控制的位置"),
 ):
+    from nlp.guard import ReadOptions, os_error_text
     from nlp.registry import Registry
 
     started = time.time()  # the timing line covers the whole run: model loading, reading, writing
     try:
         if by and (output is None or output.suffix.lower() != ".xlsx"):
             _fail("--by 的交叉统计表写在 XLSX 的工作表中：请用 -o 结果.xlsx 输出。", 2)
+        if encoding_errors not in ("strict", "replace"):
+            _fail("--encoding-errors 只能是 strict 或 replace", 2)
+        if chunk_size < 1:
+            _fail(f"--chunk-size 须为正整数（收到 {chunk_size}）", 2)
+        options = ReadOptions(sheet=sheet, encoding=encoding, encoding_errors=encoding_errors)
         if text is None and input is None:
             _fail("请给出输入文件，或用 --text 输入单条线索。用 -h 查看帮助。", 2)
         if input is not None and text is not None:
@@ -195,11 +224,12 @@ def classify(
         if engine not in ("local", "dask"):
             _fail(f"未知的运行方式 --engine {engine}：可选 local 或 dask。", 2)
         if output is not None and engine == "local":
-            from nlp.io import file_format
+            from nlp.io import TableWriter
 
-            file_format(output)
+            TableWriter(output)  # refuses a type it cannot write (.txt, .docx) before any work
         if engine == "dask" and (input is None or output is None or suggest):
             _fail("--engine dask 用于批量分类：请给出输入（文件、目录或通配符）和 -o 输出目录。", 2)
+        _check_models_dir(models)
         registry = Registry(models)
         clf = ensure_model(registry, model)
         if backend:
@@ -213,14 +243,16 @@ def classify(
             if base is not None:
                 typer.echo(_earlier(base, text))
         elif engine == "dask":
-            _dask(annotator, registry, model, input, output, column, scheduler, workers)
+            _dask(annotator, registry, model, input, output, column or "text", scheduler, workers)
         elif suggest:
-            _suggest(annotator, input, output, column, suggest, chunk_size)
+            _suggest(annotator, input, output, column, suggest, chunk_size, options)
         else:
             _batch(annotator, input, output, column, workers, chunk_size, tuple(by), started,
-                   dedupe or base is not None, base)
+                   dedupe or base is not None, base, options)
     except UserError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(os_error_text(e, output))
 
 
 def _dask(annotator, registry, version, source: Path, target: Path, column: str, scheduler, workers) -> None:
@@ -249,6 +281,9 @@ def _intake(annotator, text: str) -> str:
     from nlp.report import intake_summary
     import pandas as pd
 
+    from nlp.normalize import replace_surrogates
+
+    text = replace_surrogates(text)  # an undecodable byte of argv: never written back raw
     if not text.strip():
         raise UserError("线索文本为空。")
     out = annotator.annotate(pd.DataFrame({"text": [text]}), "text")
@@ -274,10 +309,12 @@ def _intake(annotator, text: str) -> str:
 
 
 def _check_chunk(chunk, column: str, source: Path, by: tuple[str, ...] = ()) -> None:
+    from nlp.inputs import columns_text
     from nlp.io import NonText
 
     cols = "、".join(str(c) for c in chunk.frame.columns)
     if column not in chunk.frame.columns:
+        cols = columns_text(chunk.frame.columns)
         raise UserError(f"输入文件 {source} 没有“{column}”列。现有列：{cols}。请用 --column 指定文本所在的列。")
     for b in by:
         if b not in chunk.frame.columns:
@@ -291,9 +328,31 @@ def _check_chunk(chunk, column: str, source: Path, by: tuple[str, ...] = ()) -> 
                         f"共 {len(bad)} 行。请检查是否选错了列（--column），或把这些单元格改成文本。")
 
 
-def _batch(annotator, source: Path, target: Path, column: str, workers: int, chunk_size: int,
+def _columns(annotator, chunk, column: Optional[str], said: set) -> tuple[str, dict]:
+    """The text column (chosen automatically when not given) and new names for input columns an
+    output column would repeat (质量 -> 原质量), each said once."""
+    from nlp.inputs import choose_column, rename_collisions
+    from nlp.pipeline import CASE_NO, KIND
+
+    column, note = choose_column(chunk.frame.columns, column)
+    if note and note not in said:
+        said.add(note)
+        _say(note)
+    if not hasattr(annotator, "_output_columns"):
+        annotator._output_columns = set(annotator.annotate_texts(["某县"]).columns) | {CASE_NO, KIND}
+    rename = rename_collisions(chunk.frame.columns, annotator._output_columns)
+    if rename:
+        chunk.frame = chunk.frame.rename(columns=rename)
+        note = "输入中与输出同名的列已改名：" + "、".join(f"“{a}”→“{b}”" for a, b in rename.items())
+        if note not in said:
+            said.add(note)
+            _say(note)
+    return rename.get(column, column), rename
+
+
+def _batch(annotator, source: Path, target: Path, column: Optional[str], workers: int, chunk_size: int,
            by: tuple[str, ...] = (), started: float | None = None, dedupe: bool = False,
-           base: Optional[Path] = None) -> None:
+           base: Optional[Path] = None, options=None) -> None:
     import pandas as pd
     from tqdm import tqdm
 
@@ -307,13 +366,16 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     tally = Tally(annotator.schemes, {s.id for s in tax.schemes if s.multi}, by)
     started = started or time.time()
     n_in = 0
+    if column is None:  # chosen once from the header, so the repeat search and the layout know it
+        column = _header_column(source, chunk_size, options)
     writer = TableWriter(target, highlight=(QUALITY, LOW), wide=(column,))
     bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
     pool = None
     repeats = _repeats(source, column, chunk_size, base) if dedupe else None
     try:
         with writer:
-            chunks = read_chunks(source, chunk_size)
+            chunks = read_chunks(source, chunk_size, options)
+            said: set = set()
             pending: collections.deque = collections.deque()
 
             def drain(block: bool):
@@ -345,6 +407,7 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             if repeats is not None:
                 repeats.prepare(pool, check=lambda c: _check_chunk(c, column, source))
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
+                column, _ = _columns(annotator, chunk, column, said)
                 _check_chunk(chunk, column, source, by)
                 n_in += len(chunk.frame)
                 frame = repeats.annotate(chunk.frame) if repeats is not None else chunk.frame
@@ -356,7 +419,8 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
             drain(block=True)
             if n_in == 0:
                 raise UserError(f"输入文件 {source} 只有表头，没有数据行。")
-            writer.summary = tally.rows_for_table(tax)
+            notes = options.notes(column) if options is not None else []
+            writer.summary = tally.rows_for_table(tax) + [[note] for note in notes]
             writer.sheets = tally.cross_tables(tax)
     finally:
         bar.close()
@@ -369,9 +433,24 @@ def _batch(annotator, source: Path, target: Path, column: str, workers: int, chu
     typer.echo(tally.render())
     if repeats is not None:
         typer.echo(repeats.summary())
+    for note in notes:
+        typer.echo(note)
     rate = n_in / elapsed
     typer.echo(f"已写入 {target}（输入 {n_in} 条，全程用时 {elapsed:.1f} 秒，含加载模型和读写文件；"
                f"{rate:.{0 if rate >= 10 else 1}f} 条/秒）。")
+
+
+def _header_column(source: Path, chunk_size: int, options) -> Optional[str]:
+    from nlp.inputs import choose_column
+    from nlp.io import read_chunks
+
+    first = next(read_chunks(source, chunk_size, options), None)
+    if first is None:
+        return None
+    column, note = choose_column(first.frame.columns, None)
+    if note:
+        _say(note)
+    return column
 
 
 def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
@@ -381,7 +460,8 @@ def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
     return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None)
 
 
-def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_size: int) -> None:
+def _suggest(annotator, source: Path, target: Path, column: Optional[str], n: int, chunk_size: int,
+             options=None) -> None:
     import heapq
 
     import numpy as np
@@ -397,7 +477,9 @@ def _suggest(annotator, source: Path, target: Path, column: str, n: int, chunk_s
     model = annotator.model
     heap: list = []  # (uncertainty, row order, id, text, input row) — the most uncertain 5n kept
     order = 0
-    for chunk in read_chunks(source, chunk_size):
+    said: set = set()
+    for chunk in read_chunks(source, chunk_size, options):
+        column, _ = _columns(annotator, chunk, column, said)
         _check_chunk(chunk, column, source)
         texts = [str(v) for v in chunk.frame[column]]
         ids = chunk.frame["id"].astype(str).tolist() if "id" in chunk.frame.columns else [str(r + 1) for r in chunk.rows]

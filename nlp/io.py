@@ -8,13 +8,16 @@ never leaves a partial output behind.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as _dt
+import errno
+import gc
 import json
 import math
 import os
+import sys
 import tempfile
+import traceback
 import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,17 +26,22 @@ from typing import Iterator
 
 import pandas as pd
 
+from nlp import encoding, guard, tempfiles
 from nlp.errors import UserError
+from nlp.guard import ReadOptions
+from nlp.normalize import replace_surrogates
 
-FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-MAX_CELL = 1_000_000  # characters kept of one cell; longer cells are cut (and reported)
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
+           ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".txt": "document", ".docx": "document"}
+WRITABLE = ("csv", "tsv", "xlsx", "jsonl", "parquet")  # a .txt or .docx is read as one document, never written
 
 
 def file_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
+    if suffix in (".xls", ".et", ".wps", ".doc"):
+        raise UserError(f"不支持旧格式“{suffix}”：请在 Excel/WPS 中打开后“另存为” .xlsx（文档另存为 .docx）再试。")
     if suffix not in FORMATS:
-        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl 或 .parquet")
+        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl、.parquet，或通报文档 .txt、.docx")
     return FORMATS[suffix]
 
 
@@ -44,50 +52,43 @@ class Chunk:
 
 
 # ----------------------------------------------------------------- encoding
-def detect_encoding(path: str | Path, sample: int = 1 << 20) -> str:
-    """'utf-8-sig' when the file decodes as UTF-8 (BOM or not), else 'gb18030'."""
-    raw = Path(path).open("rb").read(sample)
-    if raw.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    try:
-        raw.decode("utf-8")
-        return "utf-8-sig"
-    except UnicodeDecodeError as e:
-        if e.start >= len(raw) - 4:  # a character cut by the sample boundary
-            return "utf-8-sig"
-    try:
-        raw.decode("gb18030")
-        return "gb18030"
-    except UnicodeDecodeError:
-        raise UserError(f"无法识别文件 {path} 的编码：既不是 UTF-8 也不是 GB18030（GBK）。"
-                        "请在 Excel 或记事本中“另存为”UTF-8 编码的 CSV。") from None
+def detect_encoding(path: str | Path, options: ReadOptions | None = None) -> str:
+    """The user's --encoding, else UTF-8, GB18030 or Big5 as detected (nlp/encoding.py)."""
+    if options is not None and options.encoding:
+        return encoding.check_name(options.encoding)
+    return encoding.detect(path)
 
 
 # ------------------------------------------------------------------ readers
-def read_chunks(path: str | Path, chunk_size: int = 2000) -> Iterator[Chunk]:
+def read_chunks(path: str | Path, chunk_size: int = 2000, options: ReadOptions | None = None) -> Iterator[Chunk]:
     """Stream a table file as chunks of string cells."""
     path = Path(path)
+    options = options or ReadOptions()
+    if chunk_size < 1:
+        raise UserError(f"--chunk-size 须为正整数（收到 {chunk_size}）")
     if not path.exists():
         raise UserError(f"找不到输入文件：{path}")
     if path.stat().st_size == 0:
         raise UserError(f"输入文件 {path} 是空文件")
     fmt = file_format(path)
     if fmt in ("csv", "tsv"):
-        yield from _read_csv(path, chunk_size, "\t" if fmt == "tsv" else None)
+        yield from _read_csv(path, chunk_size, "\t" if fmt == "tsv" else None, options)
     elif fmt == "xlsx":
-        yield from _read_xlsx(path, chunk_size)
+        yield from _read_xlsx(path, chunk_size, options)
+    elif fmt == "document":
+        from nlp.inputs import read_document
+
+        yield Chunk(read_document(path, options), [1])
     elif fmt == "parquet":
         from nlp.parquet import read_parquet_chunks
 
         yield from read_parquet_chunks(path, chunk_size, Chunk)
     else:
-        yield from _read_jsonl(path, chunk_size)
+        yield from _read_jsonl(path, chunk_size, options)
 
 
-def _read_csv(path: Path, chunk_size: int, sep: str | None) -> Iterator[Chunk]:
-    enc = detect_encoding(path)
+def _read_csv(path: Path, chunk_size: int, sep: str | None, options: ReadOptions) -> Iterator[Chunk]:
+    enc = detect_encoding(path, options)
     if sep is None:
         with path.open("r", encoding=enc, errors="replace", newline="") as fh:
             head = fh.read(64 * 1024)
@@ -95,11 +96,15 @@ def _read_csv(path: Path, chunk_size: int, sep: str | None) -> Iterator[Chunk]:
             sep = csv.Sniffer().sniff(head.split("\n", 1)[0], delimiters=",\t;").delimiter
         except csv.Error:
             sep = ","
+    guard.scan_csv(path, sep, encoding.Decoded(enc, options.encoding_errors), options)
     done = 0
     try:
         reader = pd.read_csv(path, encoding=enc, sep=sep, dtype=str, keep_default_na=False,
-                             chunksize=chunk_size, engine="c", on_bad_lines="error")
+                             chunksize=chunk_size, engine="c", on_bad_lines="error",
+                             encoding_errors=options.encoding_errors)
         for frame in reader:
+            if frame.empty:
+                continue
             frame.columns = [str(c).strip() for c in frame.columns]
             yield Chunk(frame, list(range(done + 1, done + len(frame) + 1)))
             done += len(frame)
@@ -108,8 +113,8 @@ def _read_csv(path: Path, chunk_size: int, sep: str | None) -> Iterator[Chunk]:
                         "请另存为 UTF-8 编码的 CSV 后重试。") from None
     except pd.errors.EmptyDataError:
         raise UserError(f"输入文件 {path} 没有表头和数据") from None
-    except pd.errors.ParserError as e:
-        raise UserError(f"文件 {path} 第 {done + 1} 行之后格式错误（引号不配对或列数不一致）：{e}") from None
+    except pd.errors.ParserError:
+        raise UserError(f"文件 {path} 第 {done + 1} 行之后格式错误（引号不配对或列数不一致）。") from None
 
 
 def _cell(v) -> str | object:
@@ -118,7 +123,7 @@ def _cell(v) -> str | object:
     if isinstance(v, float) and math.isnan(v):
         return ""
     if isinstance(v, str):
-        return v
+        return replace_surrogates(v)  # a JSON "\udc80" cannot be written out again
     return NonText(v)
 
 
@@ -134,7 +139,8 @@ class NonText:
         return str(self.value)
 
 
-def _read_xlsx(path: Path, chunk_size: int) -> Iterator[Chunk]:
+def _read_xlsx(path: Path, chunk_size: int, options: ReadOptions) -> Iterator[Chunk]:
+    guard.check_archive(path)
     try:
         import openpyxl
 
@@ -144,21 +150,31 @@ def _read_xlsx(path: Path, chunk_size: int) -> Iterator[Chunk]:
                         "请用 Excel 打开后另存为 .xlsx 再试。") from None
     except Exception as e:
         raise UserError(f"Excel 文件 {path} 无法打开：{e}") from None
+    from nlp.inputs import formula_rows, pick_sheet
+
     try:
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
+        ws = pick_sheet(wb, options.sheet, path)
+        guard.check_sheet(ws, path)
+        ws.reset_dimensions()  # rows as stored: a false <dimension> must not pad millions of cells
+        it = formula_rows(path, ws, options)
         header = next(it, None)
-        if header is None:
-            raise UserError(f"Excel 文件 {path} 的第一个工作表是空的")
+        if header is None or all(v is None for v in header):
+            raise UserError(f"Excel 文件 {path} 的工作表“{ws.title}”是空的（第一行应是表头）")
+        guard.check_columns(len(header), path)
         columns = [str(h).strip() if h is not None else f"列{i + 1}" for i, h in enumerate(header)]
         buf: list[list] = []
         nums: list[int] = []
         n = 0
         for row in it:
             n += 1
+            if n > guard.limits()["max_sheet_rows"]:
+                guard.check_sheet_rows(n, path)
             if row is None or all(v is None for v in row):
                 continue
             cells = [_cell(v) for v in row[: len(columns)]]
+            for v, c in zip(cells, columns):
+                if isinstance(v, str):
+                    guard.check_cell(v, n + 1, c, path)
             cells += [""] * (len(columns) - len(cells))
             buf.append(cells)
             nums.append(n)
@@ -175,30 +191,38 @@ def _read_xlsx(path: Path, chunk_size: int) -> Iterator[Chunk]:
         wb.close()
 
 
-def _read_jsonl(path: Path, chunk_size: int) -> Iterator[Chunk]:
-    enc = detect_encoding(path)
+def _read_jsonl(path: Path, chunk_size: int, options: ReadOptions) -> Iterator[Chunk]:
+    enc = detect_encoding(path, options)
     buf: list[dict] = []
     nums: list[int] = []
-    with path.open("r", encoding=enc, errors="strict") as fh:
-        n = 0
+    decoded = encoding.Decoded(enc, options.encoding_errors, guard.limits()["max_line_bytes"])
+    n = 0
+    for line in encoding.decode_lines(path, decoded):
+        n += 1
+        if decoded.replaced_lines and decoded.replaced_lines[-1] == n:
+            options.replaced_rows.append(n)
+        if not line.strip():
+            continue
         try:
-            for line in fh:
-                n += 1
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise UserError(f"JSONL 文件 {path} 第 {n} 行不是合法的 JSON：{e.msg}") from None
-                if not isinstance(obj, dict):
-                    raise UserError(f"JSONL 文件 {path} 第 {n} 行应是一个 JSON 对象（{{...}}）")
-                buf.append({k: _cell(v) for k, v in obj.items()})
-                nums.append(n)
-                if len(buf) >= chunk_size:
-                    yield Chunk(pd.DataFrame(buf, dtype=object).fillna(""), nums)
-                    buf, nums = [], []
-        except UnicodeDecodeError:
-            raise UserError(f"JSONL 文件 {path} 第 {n + 1} 行有无法按 {enc} 解码的字节") from None
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise UserError(f"JSONL 文件 {path} 第 {n} 行不是合法的 JSON：{e.msg}") from None
+        except RecursionError:
+            raise UserError(f"JSONL 文件 {path} 第 {n} 行嵌套层数过深，无法读取。") from None
+        except ValueError:  # e.g. an integer of thousands of digits
+            raise UserError(f"JSONL 文件 {path} 第 {n} 行含超长数字，无法读取。") from None
+        if not isinstance(obj, dict):
+            raise UserError(f"JSONL 文件 {path} 第 {n} 行应是一个 JSON 对象（{{...}}）")
+        guard.check_columns(len(obj), path)
+        row = {str(k): _cell(v) for k, v in obj.items()}
+        for k, v in row.items():
+            if isinstance(v, str):
+                guard.check_cell(v, n, k, path)
+        buf.append(row)
+        nums.append(n)
+        if len(buf) >= chunk_size:
+            yield Chunk(pd.DataFrame(buf, dtype=object).fillna(""), nums)
+            buf, nums = [], []
     if buf:
         yield Chunk(pd.DataFrame(buf, dtype=object).fillna(""), nums)
 
@@ -222,7 +246,8 @@ def atomic_path(target: str | Path, private: bool = False):
     stays 0600 when ``private`` (signing keys, review databases)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tempfiles.remove_stale(target.parent)  # left by killed runs: they hold clue text
+    fd, tmp = tempfile.mkstemp(prefix=tempfiles.prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -260,6 +285,8 @@ class TableWriter:
                  summary: list[list] | None = None, wide=(), sheet: str = "分类结果"):
         self.target = Path(target)
         self.fmt = file_format(self.target)
+        if self.fmt not in WRITABLE:
+            raise UserError(f"输出文件 {self.target.name} 的类型不能写出：请用 .csv、.xlsx、.jsonl 或 .parquet 作输出文件后缀。")
         self.highlight = highlight
         self.summary = summary
         self.sheets: dict[str, list[list]] = {}  # more small XLSX sheets after 汇总 (title -> rows)
@@ -281,6 +308,8 @@ class TableWriter:
         else:
             import openpyxl
 
+            self._spool = tempfiles.private_tempdir(self.target)  # openpyxl's sheet files: private, here
+            self._spool.__enter__()
             self._wb = openpyxl.Workbook(write_only=True)
             self._ws = self._wb.create_sheet(self.sheet)
         return self
@@ -300,6 +329,9 @@ class TableWriter:
             pd.DataFrame(columns=header).to_csv(self._fh, index=False, lineterminator="\r\n",
                                                 sep="\t" if self.fmt == "tsv" else ",")
         elif self.fmt == "xlsx":
+            if len(self.columns) > XLSX_MAX_COLUMNS:
+                raise UserError(f"输出有 {len(self.columns)} 列，超过 XLSX 的上限 {XLSX_MAX_COLUMNS:,} 列，"
+                                "无法写成 .xlsx。请改用 .csv 输出，或删去不需要的列。")
             from nlp.ledger import SheetLayout
 
             # widths fitted to the first chunk; header frozen; autofilter set when closing
@@ -316,9 +348,10 @@ class TableWriter:
             self._sink.write(frame)
             return
         hcol, hval = self.highlight or (None, None)
-        for r in frame.to_dict("records"):
-            values = [_xlsx_value(r[c]) for c in self.columns]
-            self._layout.append(values, marked=hcol is not None and r.get(hcol) == hval)
+        with _xml_errors():
+            for r in frame.to_dict("records"):
+                values = [_xlsx_value(r[c]) for c in self.columns]
+                self._layout.append(values, marked=hcol is not None and r.get(hcol) == hval)
 
     def write_rendered(self, columns: list[str], text: str) -> None:
         """Append rows made by ``render_rows`` for a frame with these columns."""
@@ -333,8 +366,8 @@ class TableWriter:
                 if exc_type is not None:
                     try:  # close the write-only sheet cleanly; the temp file is removed below
                         self._wb.save(self.tmp)
-                    except Exception:
-                        pass
+                    except Exception as e:
+                        self._release(e)
                 if exc_type is None:
                     from nlp.ledger import write_sheet
 
@@ -342,17 +375,53 @@ class TableWriter:
                         self._ws.append(["(无数据)"])
                     else:
                         self._layout.close()
-                    for title, rows in ({"汇总": self.summary or []} | self.sheets).items():
-                        write_sheet(self._wb, title, rows)
-                    self._wb.save(self.tmp)
+                    with _xml_errors():
+                        for title, rows in ({"汇总": self.summary or []} | self.sheets).items():
+                            write_sheet(self._wb, title, rows)
+                        self._wb.save(self.tmp)
             elif self.fmt == "parquet":
                 self._sink.close(self.columns)
             else:
                 self._fh.close()
         except BaseException as e:
+            if self.fmt == "xlsx":
+                self._release(e)
             self._ctx.__exit__(type(e), e, e.__traceback__)
             raise
+        finally:
+            if self.fmt == "xlsx":
+                if exc is not None:
+                    self._release(exc)
+                self._spool.__exit__(None, None, None)
         return self._ctx.__exit__(exc_type, exc, tb)
+
+    def _release(self, failure: BaseException) -> None:
+        """After a failed XLSX write (a full disk), close openpyxl's half-written streams now and
+        quietly: left to the garbage collector they print tracebacks after our one-line message."""
+        hook = sys.unraisablehook
+        sys.unraisablehook = lambda *_: None
+        try:
+            for e in (failure, failure.__context__):
+                if e is not None and e.__traceback__ is not None:
+                    traceback.clear_frames(e.__traceback__)
+            self._wb = self._ws = None
+            gc.collect()
+        finally:
+            sys.unraisablehook = hook
+
+
+XLSX_MAX_COLUMNS = 16_384
+
+
+@contextmanager
+def _xml_errors():
+    """lxml reports a failed write (a full disk) as SerialisationError('IO_ENOSPC'): make it an OSError."""
+    try:
+        yield
+    except Exception as e:
+        if type(e).__name__ != "SerialisationError":
+            raise
+        raise OSError(errno.ENOSPC if "ENOSPC" in str(e) else errno.EIO, str(e)) from None
 
 
 FORMULA_START = ("=", "+", "-", "@")  # what Excel/WPS read as the start of a formula

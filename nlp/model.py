@@ -419,9 +419,7 @@ class ClueClassifier(BaseEstimator):
             if gate and quality is not None and scheme.applies_to in (GOOD, LOW):
                 keep = quality == scheme.applies_to
                 if ungated is not None and scheme.applies_to == GOOD:
-                    keep = keep | np.asarray(ungated, dtype=bool)
-                elif ungated is not None:
-                    keep = keep & ~np.asarray(ungated, dtype=bool)
+                    keep = keep | np.asarray(ungated, dtype=bool)  # a 低质 paragraph keeps its 低质原因 too
                 values = [v if k else "" for v, k in zip(values, keep)]
                 conf = np.where(keep, conf, np.nan)
             out[sid] = values

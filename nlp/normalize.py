@@ -44,6 +44,11 @@ _NEWLINES = re.compile(r"\s*\n\s*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def replace_surrogates(text: str) -> str:
+    """Lone surrogates (unencodable in UTF-8) become U+FFFD, so the text can be written out."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 @lru_cache(maxsize=1)
 def _converter():
     import opencc

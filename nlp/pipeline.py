@@ -14,7 +14,7 @@ import pandas as pd
 from nlp.documents import KIND_CASE, KIND_CLUE, KIND_PARAGRAPH, original_case_texts, split_document
 from nlp.elements import ElementExtractor
 from nlp.model import ClueClassifier
-from nlp.normalize import normalize
+from nlp.normalize import normalize, replace_surrogates
 from nlp.quality import COLUMNS, assess_many, gate, gate_settings, quality_score
 from nlp.taxonomy import GOOD, LOW, QUALITY, REASON
 
@@ -68,7 +68,8 @@ class Annotator:
         numbers: list[str] = []
         shown: list[str] = []  # the text shown for a part: original characters where possible
         for i, raw in enumerate(frame[text_column].tolist()):
-            text = normalize(raw if isinstance(raw, str) else str(raw))
+            raw = replace_surrogates(raw if isinstance(raw, str) else str(raw))
+            text = normalize(raw)
             segments = split_document(text, self.min_split_length) if self.split_cases else None
             if not segments or len(segments) == 1:
                 norm_parts.append(text)
@@ -94,8 +95,9 @@ class Annotator:
         labels = self._add_document_summaries(labels, owner)
         base = frame.iloc[labels.pop("_owner").to_numpy()].reset_index(drop=True)
         for c in base.columns:
-            if base[c].dtype == object:
-                base[c] = [v if isinstance(v, (str, int, float)) else str(v) for v in base[c].tolist()]
+            if base[c].dtype == object or pd.api.types.is_string_dtype(base[c]):
+                base[c] = [replace_surrogates(v) if isinstance(v, str) else v if isinstance(v, (int, float)) else
+                           replace_surrogates(str(v)) for v in base[c].tolist()]
         # A case or paragraph row shows its own text; the whole text stays on the 全文 row (a
         # bulletin's cases, joined, are the bulletin): a long text is never copied onto every part.
         part = labels.pop("_part").tolist()

@@ -92,11 +92,13 @@ def test_other_column_and_names(runner, trained, tmp_path):
 
 def test_missing_column_names_existing_ones(runner, trained, tmp_path):
     src, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    pd.DataFrame({"编号": [1], "内容": ["x"]}).to_csv(src, index=False)
+    pd.DataFrame({"编号": [1], "备注": ["x"]}).to_csv(src, index=False)  # none of the usual text columns
     r = run_classify(runner, src, "-o", out, "--models", trained)
     assert r.exit_code != 0
-    assert "没有“text”列" in r.output and "编号、内容" in r.output and "Traceback" not in r.output
+    assert "找不到文本列" in r.output and "编号、备注" in r.output and "Traceback" not in r.output
     assert not out.exists()
+    r = run_classify(runner, src, "-o", out, "--column", "内容", "--models", trained)
+    assert r.exit_code != 0 and "没有“内容”列" in r.output and "编号、备注" in r.output
 
 
 def test_broken_excel_is_a_clear_error(runner, trained, tmp_path):

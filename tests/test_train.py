@@ -15,6 +15,12 @@ from conftest import ROOT, run_classify, run_train
 from nlp.registry import Registry
 
 
+def _mkdir(path):
+    """A models folder that exists (train.py --add refuses a missing one: it could be a typo)."""
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def test_report_is_on_test_split(trained):
     reg = Registry(trained)
     v = reg.current()
@@ -121,7 +127,7 @@ def test_add_invalid_rows_names_row_and_column(runner, small_corpus, tmp_path):
                   "低质原因": ["", "随便"], "维度": ["懒", ""], "作为类型": ["慢作为", ""],
                   "东丽类别": ["D66", ""], "盐山类别": ["Y0", ""]}).to_excel(add, index=False)
     before = corpus.read_bytes()
-    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", tmp_path / "m")
+    r = run_train(runner, "--add", add, "--trust-labels", "--corpus", corpus, "--models", _mkdir(tmp_path / "m"))
     assert r.exit_code != 0
     assert "第 2 行“东丽类别”列" in r.output and "第 3 行“低质原因”列" in r.output
     assert corpus.read_bytes() == before
@@ -215,7 +221,7 @@ def test_suggest_worksheet_round_trip(runner, trained, corpus_df, tmp_path):
     wb.save(ws_path)
     corpus = tmp_path / "clues.csv"
     corpus_df.to_csv(corpus, index=False)
-    r = run_train(runner, "--add", ws_path, "--corpus", corpus, "--models", tmp_path / "m", "--force")
+    r = run_train(runner, "--add", ws_path, "--corpus", corpus, "--models", _mkdir(tmp_path / "m"), "--force")
     assert r.exit_code == 0, r.output
     assert "17 行已填标签但未标为“已核对”" in r.output
     merged = pd.read_csv(corpus, dtype=str, keep_default_na=False)
@@ -291,14 +297,14 @@ def test_add_takes_only_rows_a_person_confirmed(runner, small_corpus, tmp_path, 
     pd.DataFrame({"text": texts}).to_csv(src, index=False)
     assert run_classify(runner, src, "-o", out, "--models", trained).exit_code == 0
     before = corpus.read_bytes()
-    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", tmp_path / "m")
+    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", _mkdir(tmp_path / "m"))
     assert r.exit_code != 0 and "已核对" in r.output and "--trust-labels" in r.output
     assert corpus.read_bytes() == before
     df = pd.read_csv(out, dtype=str, keep_default_na=False)
     df["已核对"] = ["是", "", "否"]
     df["核对人"] = ["李明", "", ""]
     df.to_csv(out, index=False)
-    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", tmp_path / "m", "--force")
+    r = run_train(runner, "--add", out, "--corpus", corpus, "--models", _mkdir(tmp_path / "m"), "--force")
     assert r.exit_code == 0, r.output
     assert "2 行已填标签但未标为“已核对”" in r.output
     merged = pd.read_csv(corpus, dtype=str, keep_default_na=False)
@@ -316,13 +322,13 @@ def test_add_accepts_labels_as_people_type_them(runner, small_corpus, tmp_path):
                   "质量": ["合格", "合格"], "低质原因": ["", ""], "维度": ["懒、庸", "散｜软"],
                   "作为类型": ["不作为", "乱作为"], "东丽类别": ["d06", "基层"], "盐山类别": ["y5", "Y0"],
                   "已核对": ["是", "√"]}).to_csv(add, index=False)
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", tmp_path / "m")
+    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", _mkdir(tmp_path / "m"))
     # "基层" is not a code nor a name: refused with the accepted form, nothing merged
     assert r.exit_code != 0 and "第 3 行“东丽类别”列" in r.output and "大小写均可" in r.output
     df = pd.read_csv(add, dtype=str, keep_default_na=False)
     df.loc[1, "东丽类别"] = "D07"
     df.to_csv(add, index=False)
-    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", tmp_path / "m", "--force")
+    r = run_train(runner, "--add", add, "--corpus", corpus, "--models", _mkdir(tmp_path / "m"), "--force")
     assert r.exit_code == 0, r.output
     merged = pd.read_csv(corpus, dtype=str, keep_default_na=False).iloc[len(base):]
     assert merged["维度"].tolist() == ["庸|懒", "散|软"]

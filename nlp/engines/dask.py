@@ -62,9 +62,13 @@ def _read(files: list[str], kind: str, column: str):
                           blocksize=None if len(files) > 1 else "32MB")
     else:
         ddf = dd.read_parquet(files).map_partitions(_as_text)
+    if column is None:
+        from nlp.inputs import choose_column
+
+        column, _ = choose_column(ddf.columns, None)
     if column not in ddf.columns:
         raise UserError(f"输入没有“{column}”列。现有列：{'、'.join(map(str, ddf.columns))}。请用 --column 指定。")
-    return ddf
+    return ddf, column
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -149,7 +153,7 @@ def run(annotator, payload: tuple[dict, bytes], source: str, target: Path, colum
 
     started = time.time()
     files, kind = _inputs(source)
-    ddf = _read(files, kind, column)
+    ddf, column = _read(files, kind, column)
     meta = _meta(annotator, ddf, column)
     names = [Path(f).name for f in files] if len(files) > 1 else []
     manifest, data = payload
