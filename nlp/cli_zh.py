@@ -143,6 +143,8 @@ def error_text(e) -> str:
     return translate(getattr(e, "message", "") or str(e))
 
 
+_ABORT = getattr(_cx, "Abort", KeyboardInterrupt)
+
 class ZhCommand(TyperCommand):
     """A typer command whose help and errors are in Chinese."""
 
@@ -183,7 +185,7 @@ class ZhCommand(TyperCommand):
                 name = ctx.command_path if ctx is not None else (prog_name or "")
                 typer.echo(f"用 {name} -h 查看全部选项。", err=True)
             sys.exit(e.exit_code)
-        except _cx.Abort:
+        except _ABORT:  # Ctrl+C (this typer's vendored click has no Abort class)
             typer.echo("已中止。", err=True)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)

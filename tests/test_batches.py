@@ -19,6 +19,7 @@ def _batch_of(output: str) -> str:
 
 def test_audit_review_round_trip_changes_rows_by_id_and_undo_restores_the_corpus(runner, small_corpus, tmp_path):
     corpus, models = tmp_path / "clues.csv", tmp_path / "models"
+    models.mkdir()  # --add into an existing models folder (a mistyped --models is refused)
     df = pd.read_csv(small_corpus, dtype=str, keep_default_na=False)
     flipped = df.index[df["质量"] == "低质"][:6]
     truth = df.loc[flipped, "低质原因"].copy()
@@ -76,6 +77,7 @@ def test_audit_review_round_trip_changes_rows_by_id_and_undo_restores_the_corpus
 
 def test_add_is_a_batch_that_undo_takes_out_with_its_model(runner, small_corpus, tmp_path):
     corpus, models = tmp_path / "clues.csv", tmp_path / "models"
+    models.mkdir()  # --add into an existing models folder (a mistyped --models is refused)
     shutil.copy(small_corpus, corpus)
     before = corpus.read_bytes()
     assert run_train(runner, "--corpus", corpus, "--models", models).exit_code == 0

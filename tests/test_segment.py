@@ -12,7 +12,8 @@ SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 @pytest.mark.skipif(available_backends() != ["rjieba", "jieba"], reason="both backends needed")
 def test_backends_identical(corpus_df):
     """Identical tokens on our own documents (and the seeds when present); on corpus rows only
-    runs like "200-500" or "www.x.cn" may differ (jieba splits them at the punctuation)."""
+    runs like "200-500" or "www.x.cn" differ (jieba splits them at the punctuation), apart from a
+    rare unknown-word decision of the HMM (1 of 7,962 rows: 常在 vs 常/在)."""
     r, j = Tokenizer("rjieba"), Tokenizer("jieba")
     docs = sorted((ROOT / "tests" / "data").glob("*.txt")) + SEEDS
     for p in docs:
@@ -21,7 +22,8 @@ def test_backends_identical(corpus_df):
     rows = [normalize(t) for t in corpus_df["text"]]
     differ = [t for t in rows if r.lcut(t) != j.lcut(t)]
     assert len(differ) <= len(rows) // 500
-    assert all(re.search(r"[0-9A-Za-z][-.][0-9A-Za-z]", t) for t in differ)
+    other = [t for t in differ if not re.search(r"[0-9A-Za-z][-.][0-9A-Za-z]", t)]
+    assert len(other) <= max(1, len(rows) // 5000)
 
 
 @pytest.mark.parametrize("backend", ["rjieba", "jieba"])
