@@ -36,7 +36,8 @@ bench: $(STAMP)
 bench-serve: $(STAMP)
 	$(PY) bench/bench_serve.py $(ARGS)
 
-# The evaluation protocol (cross-writer, fragment probes; add ARGS=--voices for leave-voice-out).
+# The evaluation protocol (nlp/protocol.py): cross-writer, grouped folds, leave-voice-out, names, fragments.
+# ARGS="--settings default,svm-raw-nocue-C1 --parts cross_writer,names" to choose.
 eval: $(STAMP)
 	$(PY) bench/eval_protocol.py $(ARGS)
 
