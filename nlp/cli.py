@@ -141,7 +141,8 @@ def _check_models_dir(models: Optional[Path], create: bool = False) -> None:
     if models.exists():
         raise UserError(f"--models {models} 不是文件夹。")
     if not create:
-        raise UserError(f"模型目录 {models} 不存在。请检查路径；如要在新目录建立模型，先运行 train.py --models {models}。")
+        raise UserError(f"模型目录 {models} 不存在。请检查路径；如要在新目录建立模型，先运行 {command('train.py')} 训练"
+                        f"（加 --models {models}）。")
     models.mkdir(parents=True)
     _say(f"新建模型目录 {models}。")
 
@@ -176,10 +177,11 @@ def classify(
     input: Optional[Path] = typer.Argument(None, metavar="输入文件", help="输入文件：CSV（UTF-8、GB18030 或 Big5）、XLSX、JSONL、Parquet，或通报文档 .txt、.docx"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="输出文件（按后缀写 CSV、XLSX、JSONL 或 Parquet）"),
     text: Optional[str] = typer.Option(None, "--text", help="单条线索文本：输出便于受理人员阅读的摘要"),
-    column: Optional[str] = typer.Option(None, "--column",
-                                         help="文本所在的列名（默认自动查找 text、线索内容、反映内容、问题描述、内容）"),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="读取 Excel 文件中的哪个工作表（默认第一个）"),
-    encoding: Optional[str] = typer.Option(None, "--encoding", help="输入文件编码（默认自动识别 UTF-8、GB18030、Big5）"),
+    column: Optional[str] = typer.Option(None, "--column", help="文本所在的列名",
+                                         show_default="自动查找 text、线索内容、反映内容、问题描述、内容"),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="读取 Excel 文件中的哪个工作表", show_default="第一个"),
+    encoding: Optional[str] = typer.Option(None, "--encoding", help="输入文件编码",
+                                           show_default="自动识别 UTF-8、GB18030、Big5"),
     encoding_errors: str = typer.Option("strict", "--encoding-errors",
                                         help="遇到无法解码的字节：strict（报错并指出行号）或 replace（替换为 � 并在汇总中列出）"),
     codes_only: bool = typer.Option(False, "--codes-only", help="只输出代码，不在代码旁附加中文名称"),
@@ -444,7 +446,10 @@ def _header_column(source: Path, chunk_size: int, options) -> Optional[str]:
     from nlp.inputs import choose_column
     from nlp.io import read_chunks
 
-    first = next(read_chunks(source, chunk_size, options), None)
+    import dataclasses
+
+    peek = dataclasses.replace(options, replaced_rows=[], formula_cells=[]) if options is not None else None
+    first = next(read_chunks(source, chunk_size, peek), None)  # its notes are not the run's
     if first is None:
         return None
     column, note = choose_column(first.frame.columns, None)

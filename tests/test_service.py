@@ -178,6 +178,7 @@ def test_review_round_trip_into_train_add(desk, runner, small_corpus, tmp_path):
 
     corpus = tmp_path / "clues.csv"
     corpus.write_bytes(small_corpus.read_bytes())
+    (tmp_path / "m").mkdir()  # --add goes into an existing models folder (a mistyped one is refused)
     r = run_train(runner, "--add", db, "--corpus", corpus, "--models", tmp_path / "m", "--force")
     assert r.exit_code == 0, r.output
     merged = pd.read_csv(corpus, dtype=str, keep_default_na=False)
@@ -264,3 +265,16 @@ def test_sessions_hold_across_worker_processes(runner, trained, tmp_path):
         assert res.status == 200
     log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
     assert len(set(re.findall(r"Started server process \[(\d+)\]", log))) == 2
+
+
+def test_similar_earlier_clues_from_the_clue_base(runner, trained, tmp_path):
+    """A clue base built by classify.py --base: the desk lists the earlier report of the same matter."""
+    earlier = "青石镇柳河村的低保名单今年三月该公示却一直没贴，村会计刘德顺说不归他管。"
+    src, out, base = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "线索库.sqlite"
+    pd.DataFrame({"id": ["OLD1"], "text": [earlier]}).to_csv(src, index=False)
+    r = run_classify(runner, src, "-o", out, "--models", trained, "--base", base)
+    assert r.exit_code == 0, r.output
+    client = TestClient(build(tmp_path / "desk", models=trained, base=base), base_url=BASE)
+    again = "柳河村（青石镇）低保名单3月就该贴出来，到现在没公示，会计刘德顺推说不归他管。"
+    res = client.post("/api/v1/classify", json={"texts": [again]}).json()["results"][0]
+    assert [m["id"] for m in res["similar"]] == ["OLD1"] and res["similar"][0]["similarity"] > 0.5

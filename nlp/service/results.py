@@ -36,9 +36,10 @@ def _plain(v):
 class Desk:
     """Classify texts and files for the service; ``version`` is the loaded model version."""
 
-    def __init__(self, annotator, version: str):
+    def __init__(self, annotator, version: str, base: Path | None = None):
         self.annotator = annotator
         self.version = version
+        self.base = base  # the clue base (重复件) whose earlier reports each result lists as ``similar``
         self.taxonomy: Taxonomy = annotator.model.taxonomy_
         # One thread runs the Annotator: its jobs (single clues, file chunks) run in arrival order,
         # and the Annotator and its tokenizer are never used by two threads at once.
@@ -58,8 +59,18 @@ class Desk:
             missing = [m for m in str(row.get("缺失要素") or "").split("、") if m]
             clue = row.get("文本类型", "线索") == "线索" and not is_bulletin(normalize(str(row.get("text", ""))))
             row[QUESTIONS_FIELD] = questions(missing) if clue else []
+            if self.base is not None:
+                row["similar"] = self._similar(str(row.get("text", "")))
             results.append(row)
         return results
+
+    def _similar(self, text: str) -> list[dict]:
+        """Earlier reports of the same matter in the clue base (a connection per lookup: SQLite
+        connections stay in the thread that opened them)."""
+        from nlp.dedupe.base import ClueBase
+
+        with ClueBase(self.base) as clue_base:
+            return [{k: _plain(v) for k, v in m.items()} for m in clue_base.similar(text, k=5)]
 
     def classify_file(self, source: Path, target: Path, column: str) -> int:
         """classify.py's batch job on an uploaded file (run it in a thread of its own), in chunks

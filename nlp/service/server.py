@@ -44,12 +44,12 @@ def _auth(data: Path, users: Path | None, tokens: Path | None, loopback: bool, s
 def app_from_env():
     """The app in each uvicorn worker process (``--workers`` > 1), built from serve.py's options."""
     cfg = json.loads(os.environ[CONFIG_ENV])
-    paths = {k: Path(v) if v else None for k, v in cfg.items() if k in ("data", "models", "users", "tokens")}
+    paths = {k: Path(v) if v else None for k, v in cfg.items() if k in ("data", "models", "users", "tokens", "base")}
     return build(model=cfg["model"], loopback=cfg["loopback"], secure_cookie=cfg["secure_cookie"], **paths)
 
 
 def build(data: Path, model: str | None = None, models: Path | None = None, users: Path | None = None,
-          tokens: Path | None = None, loopback: bool = True, secure_cookie: bool = False):
+          tokens: Path | None = None, loopback: bool = True, secure_cookie: bool = False, base: Path | None = None):
     """The app with the verified model loaded once and warmed up (used by serve.py, tests, bench)."""
     from nlp.cli import ensure_model
     from nlp.pipeline import Annotator
@@ -64,7 +64,9 @@ def build(data: Path, model: str | None = None, models: Path | None = None, user
     version = model or registry.current() or ""
     annotator = Annotator(clf, names=True).warm_up()  # code names beside codes, as classify.py writes them
     store = ReviewStore(data / DB_NAME)
-    return create_app(Desk(annotator, version), store, auth, data, loopback=loopback)
+    if base is not None and not base.is_file():
+        raise UserError(f"线索库 {base} 不存在：先用 classify.py --base {base} 建库。")
+    return create_app(Desk(annotator, version, base), store, auth, data, loopback=loopback)
 
 
 @serve_app.command(help="启动受理台（网页和 HTTP API）。默认只在本机 127.0.0.1:8000 提供服务。")
@@ -81,6 +83,7 @@ def serve(
     workers: int = typer.Option(DEFAULT_WORKERS, "--workers", help="工作进程数（默认用满两个核；每个进程各加载一份模型）"),
     add_user: Optional[str] = typer.Option(None, "--add-user", help="添加或重设一个用户的密码（提示输入密码），然后退出"),
     add_token: Optional[str] = typer.Option(None, "--add-token", help="为一个对接系统生成 API 令牌（只显示一次），然后退出"),
+    base: Optional[Path] = typer.Option(None, "--base", help="线索库（classify.py --base 建立）：每条结果列出相似的既往线索"),
 ):
     from nlp.service import auth
 
@@ -113,10 +116,11 @@ def serve(
             ensure_model(registry, model)
             os.environ[CONFIG_ENV] = json.dumps({
                 "data": str(data), "model": model or registry.current(), "models": str(models or ""),
-                "users": str(users), "tokens": str(tokens), "loopback": loopback, "secure_cookie": bool(certfile)})
+                "users": str(users), "tokens": str(tokens), "loopback": loopback, "secure_cookie": bool(certfile),
+                "base": str(base or "")})
             app = "nlp.service.server:app_from_env"
         else:
-            app = build(data, model, models, users, tokens, loopback, secure_cookie=bool(certfile))
+            app = build(data, model, models, users, tokens, loopback, secure_cookie=bool(certfile), base=base)
     except UserError as e:
         typer.secho(f"错误：{e}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
