@@ -26,6 +26,7 @@ from nlp.errors import UserError
 
 PLUGIN = "jjjc-annotator"
 SUB_CHUNK = 2000  # rows annotated at once inside a partition: bounded memory per worker
+PARTITION_ROWS = 50_000  # rows of a partition at most when one big Parquet file is the input
 _ANNOTATORS: dict[str, object] = {}  # per worker process: version -> Annotator (set by the plugin)
 
 
@@ -61,7 +62,13 @@ def _read(files: list[str], kind: str, column: str):
         ddf = dd.read_csv(files, dtype=str, keep_default_na=False, encoding=enc,
                           blocksize=None if len(files) > 1 else "32MB")
     else:
+        import pyarrow.parquet as pq
+
         ddf = dd.read_parquet(files).map_partitions(_as_text)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        wanted = -(-rows // PARTITION_ROWS)
+        if ddf.npartitions < wanted:  # a big single file: partitions of bounded size, bounded memory
+            ddf = ddf.repartition(npartitions=wanted)
     if column is None:
         from nlp.inputs import choose_column
 
@@ -128,7 +135,8 @@ def _client(scheduler: str | None, workers: int):
             return Client(scheduler, timeout="20s")
         except OSError:
             raise UserError(f"无法连接 Dask 调度器 {scheduler}：请确认地址、端口和防火墙。") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    # the diagnostics dashboard only on loopback (a random free port): never on the network
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                            silence_logs=40)
     return Client(cluster)
 
