@@ -52,6 +52,7 @@ def peak_rss(proc: subprocess.Popen) -> tuple[int, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--engines", default="local,dask")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     corpus = pd.read_csv(ROOT / "corpora" / "clues.csv", dtype=str, keep_default_na=False)["text"]
@@ -59,8 +60,10 @@ def main() -> None:
     src = OUT / f"engines-{args.rows}.parquet"
     pd.DataFrame({"id": [f"R{i}" for i in range(len(texts))], "text": texts}).to_parquet(
         src, row_group_size=50_000)
-    results = {"rows": args.rows}
-    for engine in ("local", "dask"):
+    out = OUT / "engines.json"
+    results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+    results["rows"] = args.rows
+    for engine in args.engines.split(","):
         target = OUT / f"engines-{engine}.parquet"
         cmd = [sys.executable, str(ROOT / "classify.py"), str(src), "-o", str(target), "--engine", engine,
                "--no-split-cases"]
@@ -70,7 +73,7 @@ def main() -> None:
         results[engine] = {"exit": code, "seconds": round(seconds, 1),
                            "clues_per_second": round(args.rows / seconds), **mem}
         print(engine, results[engine], flush=True)
-    (OUT / "engines.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    out.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
