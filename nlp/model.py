@@ -10,6 +10,7 @@ It knows nothing of files or the command line: ``fit(texts, labels)``, ``predict
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,7 +247,8 @@ class ClueClassifier(BaseEstimator):
 
     def _tune_thresholds(self, dev_texts, dev_labels: pd.DataFrame) -> None:
         """Per-code thresholds of multi-label heads, chosen on dev rows (never test)."""
-        probs = self.predict_proba(dev_texts)
+        X = self.transform(dev_texts)  # once: probabilities and (for offsets) margins
+        probs = self.predict_proba(dev_texts, X=X)
         grid = np.round(np.arange(0.15, 0.86, 0.05), 2)
         for sid in self.thresholds_:
             scheme = self.taxonomy_[sid]
@@ -269,7 +271,7 @@ class ClueClassifier(BaseEstimator):
             self.at_least_one_[sid] = bool(f_forced > f_plain)
         if self.tune_offsets:
             self.offsets_ = {}
-            margins = self.margins(self.transform(dev_texts))
+            margins = self.margins(X)
             for sid in self.schemes_:
                 scheme = self.taxonomy_[sid]
                 if scheme.multi or sid == QUALITY or sid not in dev_labels.columns:
@@ -442,6 +444,20 @@ class ClueClassifier(BaseEstimator):
             names.append(name)
         return np.array(names, dtype=str)  # a plain string array: loads fast
 
+    def _evidence_mask(self, sid: str) -> np.ndarray:
+        """Features that may serve as evidence for a head: readable (2+ characters) and, for a head
+        listed in evidence.toml, containing one of its terms. Built once per head, on first use."""
+        masks = self.__dict__.setdefault("_evidence_masks_", {})
+        if sid not in masks:
+            names = self.feature_names_.astype(str)
+            mask = np.char.str_len(names) >= 2
+            terms = getattr(self, "evidence_terms_", {}).get(sid)
+            if terms:
+                found = re.compile("|".join(map(re.escape, terms))).search
+                mask &= np.fromiter((found(n) is not None for n in names.tolist()), bool, len(names))
+            masks[sid] = mask
+        return masks[sid]
+
     def _evidence_weights(self, sid: str, code: str) -> np.ndarray | None:
         """Weights towards ``code`` kept for evidence: readable features (words or character
         runs of 2+) among the ``EVIDENCE_POOL`` strongest positive ones; zero elsewhere.
@@ -455,12 +471,7 @@ class ClueClassifier(BaseEstimator):
             else:
                 w = head.weights(head.classes.index(code)) if code in head.classes else None
             if w is not None:
-                readable = np.char.str_len(self.feature_names_.astype(str)) >= 2
-                terms = getattr(self, "evidence_terms_", {}).get(sid)
-                if terms:
-                    allowed = np.array([any(t in n for t in terms) for n in self.feature_names_.tolist()])
-                    readable &= allowed
-                w = np.where(readable & (w > 0), w, 0.0)
+                w = np.where(self._evidence_mask(sid) & (w > 0), w, 0.0)
                 if np.count_nonzero(w) > EVIDENCE_POOL:
                     w[w < np.partition(w, -EVIDENCE_POOL)[-EVIDENCE_POOL]] = 0.0
             cache[(sid, code)] = w
@@ -478,6 +489,7 @@ class ClueClassifier(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_evidence_cache_", None)
+        state.pop("_evidence_masks_", None)
         return state
 
     def explain(self, X, predicted: pd.DataFrame, top: int = 3) -> list[dict[str, list[str]]]:

@@ -20,8 +20,9 @@ from nlp.taxonomy import GOOD, LOW, QUALITY, REASON, Taxonomy
 def evaluate(model, texts: list[str], labels: pd.DataFrame) -> dict:
     """Every head on labeled rows. Heads for 合格 (or 低质) rows are scored on the gold rows of
     that quality, so each head's figure is about that head alone."""
-    probs = model.predict_proba(texts)
-    pred = model.predict(texts, probs=probs, gate=False)
+    X = model.transform(texts)  # features once: probabilities and the decisions (margins) share them
+    probs = model.predict_proba(texts, X=X)
+    pred = model.predict(texts, X=X, probs=probs, gate=False)
     out = score_predictions(model.taxonomy_, pred, labels, probs)
     for sid, h in out["heads"].items():
         if model.taxonomy_[sid].multi:
