@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,3 +168,18 @@ def test_shipped_settings_reach_the_target_on_held_out_pairs(pairs):
     y = test["same"].to_numpy() == 1
     precision, recall = (pred & y).sum() / pred.sum(), (pred & y).sum() / y.sum()
     assert precision >= 0.95 and recall >= 0.85, (precision, recall)
+
+
+def test_bulk_scoring_equals_one_pair_at_a_time(pairs):
+    """The batch scores all candidate pairs at once; each must equal the one-pair similarity."""
+    from nlp.dedupe.matcher import Matcher
+
+    sample = pairs.iloc[::7]
+    matcher = Matcher.default()
+    texts = list(dict.fromkeys(sample["a"].tolist() + sample["b"].tolist()))
+    docs = dict(zip(texts, matcher.prepare(texts)[1]))
+    a, b = [docs[t] for t in sample["a"]], [docs[t] for t in sample["b"]]
+    bulk = matcher.verifier.similarities(a, b)
+    single = np.array([matcher.verifier.similarity(x, y) for x, y in zip(a, b)])
+    assert len(bulk) == len(sample) > 50
+    assert np.allclose(bulk, single, atol=1e-9)

@@ -17,7 +17,6 @@ killed run adds what is missing and never adds a report twice).
 from __future__ import annotations
 
 import collections
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,10 @@ def _signatures(texts: list) -> np.ndarray:
     return _MATCHER.fingerprinter.signatures([canonical(t, normalized=True) for t in _norms(texts)])
 
 
-def _details(texts: list) -> list[tuple[str, dict]]:
-    return [(t, _MATCHER.verifier.elements(t)) for t in _norms(texts)]
+def _details(texts: list) -> list[tuple[str, object]]:
+    """(normalised text, verification document) of each text, built once (in a worker)."""
+    verifier = _MATCHER.verifier
+    return [(t, verifier.doc(canonical(t, normalized=True), verifier.elements(t))) for t in _norms(texts)]
 
 
 def row_ids(chunk, source: Path) -> list[str]:
@@ -116,7 +117,7 @@ class BatchDedupe:
         sigs = np.concatenate(sigs)
         cands = self.matcher.candidates(sigs)
         need = set(cands) if self.base is None else None
-        details: dict[int, tuple[str, dict]] = {}
+        docs: dict[int, object] = {}
 
         picked: collections.deque = collections.deque()
 
@@ -134,22 +135,14 @@ class BatchDedupe:
                 if self.base is not None and detail[0]:
                     self._look_up(row, sigs[row], detail)
                 if row in cands:  # kept only for the verification of the batch's own pairs
-                    details[row] = detail
-        verifier = self.matcher.verifier
-
-        @lru_cache(maxsize=8192)
-        def doc(row: int):
-            norm, elements = details[row]
-            return verifier.doc(canonical(norm, normalized=True), elements)
-
-        self.matches = self.matcher.verify(cands, _LazyDocs(doc))
-        self.group = groups(self.matches, self.matcher.scores, verifier.threshold)
+                    docs[row] = detail[1]
+        self.matches = self.matcher.verify(cands, docs)
+        self.group = groups(self.matches, self.matcher.scores, self.matcher.verifier.threshold)
 
     def _look_up(self, row: int, sig, detail) -> None:
         from nlp.dedupe.base import digest
 
-        norm, elements = detail
-        doc = self.matcher.verifier.doc(canonical(norm, normalized=True), elements)
+        norm, doc = detail
         found = self.base.similar_prepared(sig, doc, self.show, exclude_run=True,
                                           exclude=(self.ids[row], digest(norm)))
         if found:
@@ -201,14 +194,3 @@ class BatchDedupe:
         if self.base is not None:
             line += f"\n与线索库中既往线索相似的 {len(self.earlier)} 条，见“{EARLIER}”列。"
         return line
-
-
-class _LazyDocs(dict):
-    """row -> Doc, built on first use (the verification reads only the rows of candidate pairs)."""
-
-    def __init__(self, build):
-        super().__init__()
-        self.build = build
-
-    def __missing__(self, row: int):
-        return self.build(row)

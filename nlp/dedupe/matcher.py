@@ -26,6 +26,7 @@ class Matcher:
     min_bands: int = 2
     verify_top: int = 40
     bucket_limit: int = 200  # a bucket larger than this is a bigram too common to tell matters apart
+    verify_block: int = 100_000  # pairs scored at once (bounds the memory of the sparse products)
     scores: dict = field(default_factory=dict, repr=False)  # of the last ``verify``
 
     @classmethod
@@ -96,12 +97,19 @@ class Matcher:
     def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
         """Row -> verified matches (row, similarity), most similar first."""
         out: dict[int, list[tuple[int, float]]] = {}
+        keys = sorted({(min(a, b), max(a, b)) for a, others in cands.items() for b in others})
         done = self.scores = {}  # (a, b) -> similarity of every scored pair, a < b
+        for start in range(0, len(keys), self.verify_block):
+            block = keys[start:start + self.verify_block]
+            rows = sorted({r for key in block for r in key})
+            where = {r: k for k, r in enumerate(rows)}
+            a = np.fromiter((where[x] for x, _ in block), dtype=np.int64, count=len(block))
+            b = np.fromiter((where[y] for _, y in block), dtype=np.int64, count=len(block))
+            sims = self.verifier.similarities_indexed([docs[r] for r in rows], a, b)
+            done.update(zip(block, sims.tolist()))
         for a, others in cands.items():
             for b in others:
                 key = (min(a, b), max(a, b))
-                if key not in done:
-                    done[key] = self.verifier.similarity(docs[key[0]], docs[key[1]])
                 if done[key] >= self.verifier.threshold:
                     out.setdefault(a, []).append((b, done[key]))
         return {a: sorted(m, key=lambda bs: (-bs[1], bs[0])) for a, m in out.items()}

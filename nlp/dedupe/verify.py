@@ -71,6 +71,18 @@ def _cosine(a: dict, b: dict) -> float:
     return sum(v * b.get(t, 0.0) for t, v in a.items())
 
 
+def _sparse_rows(weights: list[dict]):
+    """A CSR matrix with one row per weight dict (columns: the terms met, in order)."""
+    from scipy import sparse
+
+    vocab: dict = {}
+    lengths = np.fromiter((len(d) for d in weights), dtype=np.int64, count=len(weights))
+    total = int(lengths.sum())
+    cols = np.fromiter((vocab.setdefault(t, len(vocab)) for d in weights for t in d), dtype=np.int64, count=total)
+    vals = np.fromiter((v for d in weights for v in d.values()), dtype=np.float64, count=total)
+    return sparse.csr_matrix((vals, cols, np.r_[0, np.cumsum(lengths)]), shape=(len(weights), max(len(vocab), 1)))
+
+
 def _overlap(part: str, text: str) -> float:
     """Share of the character bigrams of ``part`` that occur in ``text``."""
     grams = {part[i:i + 2] for i in range(len(part) - 1)}
@@ -171,8 +183,12 @@ class Verifier:
 
     # ------------------------------------------------------------- scoring
     def features(self, a: Doc, b: Doc) -> np.ndarray:
-        out = [_cosine(a.words, b.words), _cosine(a.chars, b.chars)]
-        out.append(len(a.rare & b.rare) / min(len(a.rare), len(b.rare)) if a.rare and b.rare else 0.0)
+        return np.array([_cosine(a.words, b.words), _cosine(a.chars, b.chars)] + self._set_features(a, b))
+
+    @staticmethod
+    def _set_features(a: Doc, b: Doc) -> list:
+        """The features after the two cosines (shared rare words, names, elements, dates, numbers)."""
+        out = [len(a.rare & b.rare) / min(len(a.rare), len(b.rare)) if a.rare and b.rare else 0.0]
         out.append(_typed(a.names, b.names))
         out += [_agreement(a.elements.get(k, ""), b.elements.get(k, ""), a, b, k) for k in COMPARED]
         out.append(_sets(a.dates, b.dates))
@@ -180,7 +196,7 @@ class Verifier:
             out.append(len(a.numbers & b.numbers) / min(len(a.numbers), len(b.numbers)) * 2 - 1)
         else:
             out.append(0.0)
-        return np.array(out)
+        return out
 
     def expanded(self, a: Doc, b: Doc) -> np.ndarray:
         """The features and their pairwise products (a name conflict weighs more when the texts
@@ -195,6 +211,38 @@ class Verifier:
             return 0.0  # too little in common to be one matter: no need for the other features
         z = float(np.dot(self.coef, self.expanded(a, b))) + self.intercept
         return 1.0 / (1.0 + math.exp(-z))
+
+    def similarities(self, docs_a: list[Doc], docs_b: list[Doc]) -> np.ndarray:
+        """``similarity`` of many pairs at once (the same values, computed in bulk)."""
+        index: dict[int, int] = {}
+        docs: list[Doc] = []
+        for d in (*docs_a, *docs_b):
+            if index.setdefault(id(d), len(docs)) == len(docs):
+                docs.append(d)
+        a = np.fromiter((index[id(d)] for d in docs_a), dtype=np.int64, count=len(docs_a))
+        b = np.fromiter((index[id(d)] for d in docs_b), dtype=np.int64, count=len(docs_b))
+        return self.similarities_indexed(docs, a, b)
+
+    def similarities_indexed(self, docs: list[Doc], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Similarity of the pairs (docs[a[k]], docs[b[k]]): the cosines as products of sparse
+        rows (one row a document), the logistic function on the whole feature matrix."""
+        out = np.zeros(len(a))
+        if not len(a):
+            return out
+        words, chars = _sparse_rows([d.words for d in docs]), _sparse_rows([d.chars for d in docs])
+        cos_w = np.asarray(words[a].multiply(words[b]).sum(axis=1)).ravel()
+        cos_c = np.asarray(chars[a].multiply(chars[b]).sum(axis=1)).ravel()
+        canon = [d.canon for d in docs]
+        same = np.array([canon[x] == canon[y] and bool(canon[x]) for x, y in zip(a.tolist(), b.tolist())], dtype=bool)
+        live = np.flatnonzero(~same & (cos_c >= self.min_char_cosine))
+        if len(live):
+            rest = np.array([self._set_features(docs[a[k]], docs[b[k]]) for k in live.tolist()], dtype=float)
+            f = np.column_stack([cos_w[live], cos_c[live], rest])
+            i, j = _pairs_index(f.shape[1])
+            z = np.concatenate([f, f[:, i] * f[:, j]], axis=1) @ np.asarray(self.coef, dtype=float) + self.intercept
+            out[live] = 1.0 / (1.0 + np.exp(-z))
+        out[same] = 1.0
+        return out
 
     def fit(self, docs_a: list[Doc], docs_b: list[Doc], same) -> "Verifier":
         """Fit the logistic weights on labelled pairs (the tune part of the pairs file)."""
