@@ -61,6 +61,29 @@ def test_bulletin_is_split_into_cases(client):
     assert all(p["建议补问"] == [] for p in parts)  # a bulletin has no reporter to ask
 
 
+def test_concurrent_requests_are_batched_and_each_gets_its_own_results(client):
+    """Requests that arrive together go through the model as one batch; every caller still gets
+    exactly its own rows, ids and labels (the same as when sent alone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"{place}民政所对低保申请{n}个月不予答复，群众多次跑腿。" for place, n in
+             zip(("青石镇", "柳河乡", "白沙镇", "桃园街道", "金沟乡", "马鞍镇"), range(2, 8))] + ["某区", "同上"]
+    alone = [client.post("/api/v1/classify", json={"items": [{"id": f"x{i}", "text": t}]}).json()["results"]
+             for i, t in enumerate(texts)]
+
+    def post(i):
+        return client.post("/api/v1/classify", json={"items": [{"id": f"x{i}", "text": texts[i]}]}).json()["results"]
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(post, list(range(len(texts))) * 3))
+    for k, results in enumerate(together):
+        i = k % len(texts)
+        assert [r["id"] for r in results] == [f"x{i}"]
+        assert results[0]["text"] == texts[i]
+        for col in ("质量", "质量分", "维度", "作为类型", "东丽类别", "盐山类别", "缺失要素"):
+            assert results[0][col] == alone[i][0][col], col
+
+
 def test_taxonomy_lists_every_scheme_with_names(client):
     tax = client.get("/api/v1/taxonomy").json()
     assert [s["id"] for s in tax["schemes"]] == load_taxonomy().ids

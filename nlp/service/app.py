@@ -180,8 +180,8 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
             _fail(413, f"一次最多 {limits.max_texts} 条；更多请分批或上传文件。")
         if sum(map(len, texts)) > limits.max_chars:
             _fail(413, f"文本总长超过 {limits.max_chars} 字，请分批提交。")
-        # the Annotator's own thread: requests in arrival order, the event loop stays free
-        results = await asyncio.get_running_loop().run_in_executor(desk.pool, desk.classify, ids, texts)
+        # the Annotator's own thread, batched with the requests waiting with it; the event loop stays free
+        results = await asyncio.wrap_future(desk.submit(ids, texts))
         return {"model_version": desk.version, "results": results}
 
     @app.post("/api/v1/files", summary="上传 CSV/XLSX/JSONL/Parquet 文件，返回同格式的分类结果文件")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -44,6 +44,42 @@ class Desk:
         # One thread runs the Annotator: its jobs (single clues, file chunks) run in arrival order,
         # and the Annotator and its tokenizer are never used by two threads at once.
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="annotator")
+        # Single clues that arrive while the annotator is busy wait together and go through it
+        # as one batch (one call costs about as much for 20 texts as for 1).
+        self._waiting: list[tuple[list[str], list[str], Future]] = []
+        self._lock = threading.Lock()
+        self._flush_queued = False
+
+    def submit(self, ids: list[str], texts: list[str]) -> Future:
+        """``classify`` in the annotator's thread, batched with the requests waiting with it."""
+        future: Future = Future()
+        with self._lock:
+            self._waiting.append((ids, texts, future))
+            if not self._flush_queued:
+                self._flush_queued = True
+                self.pool.submit(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        with self._lock:
+            jobs, self._waiting, self._flush_queued = self._waiting, [], False
+        jobs = [j for j in jobs if j[2].set_running_or_notify_cancel()]
+        if not jobs:
+            return
+        try:
+            keys = [f"{k}:{i}" for k, (ids, _, _) in enumerate(jobs) for i in range(len(ids))]
+            rows = self.classify(keys, [t for _, texts, _ in jobs for t in texts])
+        except BaseException as e:  # every waiting request gets the error (the page shows it)
+            for _, _, future in jobs:
+                future.set_exception(e)
+            return
+        out: list[list[dict]] = [[] for _ in jobs]
+        for row in rows:  # a bulletin gives several rows, all with its key
+            k, i = map(int, str(row["id"]).split(":"))
+            row["id"] = jobs[k][0][i]
+            out[k].append(row)
+        for (_, _, future), results in zip(jobs, out):
+            future.set_result(results)
 
     def _annotate(self, frame: pd.DataFrame, column: str) -> pd.DataFrame:
         if threading.current_thread().name.startswith("annotator"):
