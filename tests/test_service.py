@@ -175,6 +175,43 @@ def test_files_round_trip_in_the_same_format(client):
     assert r.status_code == 400 and "不支持" in r.json()["detail"]
 
 
+def test_file_job_reports_progress_and_gives_the_result_once(desk):
+    """The page's upload: a background job whose progress (rows done of all rows) can be polled;
+    the result is the same file /api/v1/files gives, and is gone once fetched."""
+    import time
+
+    client, data = desk
+    texts = [f"{v}对群众反映的问题{n}个月不予答复。" for v, n in zip(("青石镇", "柳河乡", "白沙镇"), (2, 3, 4))] * 400
+    csv = pd.DataFrame({"id": range(1, len(texts) + 1), "text": texts}).to_csv(index=False).encode("utf-8")
+    r = client.post("/api/v1/jobs", files={"file": ("批量.csv", csv, "text/csv")})
+    assert r.status_code == 202
+    job = r.json()["job"]
+    seen, deadline = [], time.time() + 300
+    while time.time() < deadline:
+        state = client.get(f"/api/v1/jobs/{job}").json()
+        seen.append(state)
+        if state["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert state["status"] == "done" and state["done"] == state["total"] == len(texts), state
+    assert all(s["done"] <= (s["total"] or len(texts)) for s in seen)
+    r = client.get(f"/api/v1/jobs/{job}/result")
+    assert r.status_code == 200 and "%E6%89%B9%E9%87%8F_" in r.headers["content-disposition"]
+    out = pd.read_csv(io.BytesIO(r.content), dtype=str, keep_default_na=False)
+    whole = pd.read_csv(io.BytesIO(client.post("/api/v1/files", files={"file": ("批量.csv", csv)}).content),
+                        dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(out, whole)
+    assert client.get(f"/api/v1/jobs/{job}/result").status_code == 404  # fetched once, then removed
+    assert not list((data / "tmp" / "jobs").iterdir())
+    for bad in ("../../etc", "0" * 32, "x"):
+        assert client.get(f"/api/v1/jobs/{bad}").status_code == 404
+    r = client.post("/api/v1/jobs", files={"file": ("空.csv", b"id,text\n")})
+    job = r.json()["job"]
+    while (state := client.get(f"/api/v1/jobs/{job}").json())["status"] == "running":
+        time.sleep(0.05)
+    assert state["status"] == "error" and "表头" in state["detail"]
+
+
 def test_review_round_trip_into_train_add(desk, runner, small_corpus, tmp_path):
     client, data = desk
     model = client.post("/api/v1/classify", json={"texts": [CLUE]}).json()["results"][0]

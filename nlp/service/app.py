@@ -26,6 +26,7 @@ from nlp.errors import UserError
 from nlp.io import TableWriter, file_format
 from nlp.service.auth import Auth
 from nlp.service.guard import Guard, Limits
+from nlp.service.jobs import Jobs
 from nlp.service.results import Desk
 from nlp.service.reviews import CONFIRMED, STATUSES, ReviewStore
 
@@ -81,6 +82,7 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
     app.add_middleware(Guard, limits=limits, loopback=loopback)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     tmp_dir = private_tmp(data_dir)
+    jobs = Jobs(desk, tmp_dir / "jobs")
 
     # ------------------------------------------------------------------ errors
     @app.exception_handler(StarletteHTTPException)
@@ -184,26 +186,65 @@ def create_app(desk: Desk, store: ReviewStore, auth: Auth, data_dir: Path, loopb
         results = await asyncio.wrap_future(desk.submit(ids, texts))
         return {"model_version": desk.version, "results": results}
 
-    @app.post("/api/v1/files", summary="上传 CSV/XLSX/JSONL/Parquet 文件，返回同格式的分类结果文件")
-    async def files(file: UploadFile = File(..., description="CSV（UTF-8 或 GB18030）、XLSX、JSONL 或 Parquet"),
-                    column: str = Form("text", max_length=100, description="文本所在的列名"),
-                    user: str = Depends(principal)):
+    async def save_upload(file: UploadFile) -> tuple[Path, str, str]:
+        """The upload in a private temporary file: (path, file name, format)."""
         name = Path(file.filename or "").name
         fmt = file_format(name)  # UserError -> 400 for other types
-        suffix = Path(name).suffix.lower()
-        fd, src = tempfile.mkstemp(suffix=suffix, dir=tmp_dir)
-        dst = Path(src).with_name(Path(src).stem + "-out" + suffix)
+        fd, src = tempfile.mkstemp(suffix=Path(name).suffix.lower(), dir=tmp_dir)
         try:
             with os.fdopen(fd, "wb") as fh:
                 while chunk := await file.read(1 << 20):
                     fh.write(chunk)
-            await run_in_threadpool(desk.classify_file, Path(src), dst, column)
+        except BaseException:
+            Path(src).unlink(missing_ok=True)
+            raise
+        return Path(src), name, fmt
+
+    @app.post("/api/v1/files", summary="上传 CSV/XLSX/JSONL/Parquet 文件，返回同格式的分类结果文件")
+    async def files(file: UploadFile = File(..., description="CSV（UTF-8 或 GB18030）、XLSX、JSONL 或 Parquet"),
+                    column: str = Form("text", max_length=100, description="文本所在的列名"),
+                    user: str = Depends(principal)):
+        src, name, fmt = await save_upload(file)
+        suffix = src.suffix
+        dst = src.with_name(src.stem + "-out" + suffix)
+        try:
+            await run_in_threadpool(desk.classify_file, src, dst, column)
             data = dst.read_bytes()
         finally:
-            for p in (Path(src), dst):
+            for p in (src, dst):
                 p.unlink(missing_ok=True)
         out_name = f"{Path(name).stem}_分类结果{suffix}"
         return Response(data, media_type=MEDIA.get(fmt, "application/octet-stream"), headers=_attachment(out_name))
+
+    @app.post("/api/v1/jobs", status_code=202,
+              summary="上传文件并在后台分类：返回任务编号，用 GET /api/v1/jobs/{job} 查看进度")
+    async def start_job(file: UploadFile = File(..., description="CSV（UTF-8 或 GB18030）、XLSX、JSONL 或 Parquet"),
+                        column: str = Form("text", max_length=100, description="文本所在的列名"),
+                        user: str = Depends(principal)):
+        src, name, _ = await save_upload(file)
+        try:
+            return {"job": jobs.start(src, name, column, user)}
+        finally:
+            src.unlink(missing_ok=True)
+
+    @app.get("/api/v1/jobs/{job}", summary="后台任务的进度：status（running / done / error）、done、total、detail")
+    def job_status(job: str, user: str = Depends(principal)):
+        try:
+            state = jobs.status(job, user)
+        except KeyError:
+            _fail(404, "没有这个任务（或已过期）。")
+        return {k: state.get(k) for k in ("status", "done", "total", "detail", "name")}
+
+    @app.get("/api/v1/jobs/{job}/result", summary="下载已完成任务的结果文件（下载后任务即删除）")
+    def job_result(job: str, user: str = Depends(principal)):
+        try:
+            path, out_name = jobs.result(job, user)
+        except KeyError:
+            _fail(404, "没有这个已完成的任务（或已过期）。")
+        data = path.read_bytes()
+        jobs.remove(job)
+        return Response(data, media_type=MEDIA.get(file_format(out_name), "application/octet-stream"),
+                        headers=_attachment(out_name))
 
     @app.post("/api/v1/reviews", summary="保存人工核对结果（已核对）或放入待核对列表")
     def add_review(body: ReviewIn, user: str = Depends(principal)):

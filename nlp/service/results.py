@@ -108,9 +108,9 @@ class Desk:
         with ClueBase(self.base) as clue_base:
             return [{k: _plain(v) for k, v in m.items()} for m in clue_base.similar(text, k=5)]
 
-    def classify_file(self, source: Path, target: Path, column: str) -> int:
+    def classify_file(self, source: Path, target: Path, column: str, progress=None) -> int:
         """classify.py's batch job on an uploaded file (run it in a thread of its own), in chunks
-        queued one at a time, so single clues interleave."""
+        queued one at a time, so single clues interleave; ``progress(rows done)`` after each chunk."""
         from nlp.cli import _check_chunk
         from nlp.io import TableWriter, read_chunks
 
@@ -122,6 +122,8 @@ class Desk:
                 if n > MAX_FILE_ROWS:
                     raise UserError(f"文件超过 {MAX_FILE_ROWS} 行。请拆分后上传，或用 classify.py 批量处理。")
                 writer.write(self._annotate(chunk.frame, column))
+                if progress is not None:
+                    progress(n)
             if n == 0:
                 raise UserError("文件只有表头，没有数据行。")
         return n

@@ -311,25 +311,37 @@ $("file-form").addEventListener("submit", (ev) => {
   form.append("file", file); form.append("column", $("column").value || "text");
   const xhr = new XMLHttpRequest();
   const bar = $("progress");
-  bar.hidden = false; bar.value = 0; $("download").hidden = true;
-  $("file-status").textContent = "上传中……";
+  const status = $("file-status");
+  const fail = (msg) => { status.textContent = msg; bar.hidden = true; };
+  bar.hidden = false; bar.max = 100; bar.value = 0; $("download").hidden = true;
+  status.textContent = "上传中……";
   xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; };
-  xhr.upload.onload = () => { bar.removeAttribute("value"); $("file-status").textContent = "上传完成，正在分类……"; };
-  xhr.responseType = "blob";
-  xhr.onload = async () => {
-    bar.value = 100;
-    if (xhr.status !== 200) {
-      let msg = `处理失败（${xhr.status}）`;
-      try { msg = JSON.parse(await xhr.response.text()).detail || msg; } catch (e) { /* not JSON */ }
-      $("file-status").textContent = msg; bar.hidden = true; return;
-    }
-    $("file-status").textContent = "分类完成。";
-    await download(new Response(xhr.response, { headers: { "Content-Disposition": xhr.getResponseHeader("Content-Disposition") || "" } }), "分类结果");
+  xhr.upload.onload = () => { bar.removeAttribute("value"); status.textContent = "上传完成，正在读取文件……"; };
+  xhr.onload = () => {
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+    if (xhr.status !== 202 || !body.job) { fail(body.detail || `处理失败（${xhr.status}）`); return; }
+    follow(body.job);
   };
-  xhr.onerror = () => { $("file-status").textContent = "网络错误，上传失败。"; bar.hidden = true; };
-  xhr.open("POST", "/api/v1/files");
+  xhr.onerror = () => fail("网络错误，上传失败。");
+  xhr.open("POST", "/api/v1/jobs");
   xhr.setRequestHeader("X-CSRF-Token", state.csrf);
   xhr.send(form);
+
+  // the classification runs on the server: its progress (rows done of all rows) fills the bar
+  async function follow(job) {
+    let job_state;
+    try { job_state = await (await api("GET", `/api/v1/jobs/${job}`)).json(); } catch (e) { fail(e.message); return; }
+    if (job_state.status === "error") { fail(job_state.detail || "处理失败。"); return; }
+    if (job_state.total) {
+      bar.max = job_state.total; bar.value = job_state.done;
+      status.textContent = `正在分类：${job_state.done} / ${job_state.total} 条`;
+    }
+    if (job_state.status !== "done") { setTimeout(() => follow(job), 300); return; }
+    bar.max = 100; bar.value = 100;
+    status.textContent = `分类完成：共 ${job_state.done} 条。`;
+    try { await download(await api("GET", `/api/v1/jobs/${job}/result`), job_state.name || "分类结果"); } catch (e) { fail(e.message); }
+  }
 });
 
 start().catch((e) => { document.body.append(el("p", { className: "error" }, `页面加载失败：${e.message}`)); });
