@@ -1,4 +1,4 @@
-"""Stage: reading and writing. CSV (UTF-8 or GB18030, detected), XLSX and JSONL, streamed in chunks.
+"""Stage: reading (writing is ``nlp.writers``). CSV (UTF-8 or GB18030, detected), XLSX and JSONL, streamed in chunks.
 
 Readers yield ``Chunk`` objects (a DataFrame of string cells plus the 1-based row numbers of
 the source file) so memory stays bounded on any file size. Writers write to a temporary file
@@ -9,41 +9,20 @@ never leaves a partial output behind.
 from __future__ import annotations
 
 import csv
-import datetime as _dt
-import errno
-import gc
 import json
 import math
-import os
-import sys
-import tempfile
-import traceback
 import zipfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
 
-from nlp import encoding, guard, tempfiles
+from nlp import encoding, guard
 from nlp.errors import UserError
+from nlp.formats import FORMATS, WRITABLE, NonText, file_format  # noqa: F401
 from nlp.guard import ReadOptions
 from nlp.normalize import replace_surrogates
-
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".txt": "document", ".docx": "document"}
-WRITABLE = ("csv", "tsv", "xlsx", "jsonl", "parquet")  # a .txt or .docx is read as one document, never written
-
-
-def file_format(path: str | Path) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix in (".xls", ".et", ".wps", ".doc"):
-        raise UserError(f"不支持旧格式“{suffix}”：请在 Excel/WPS 中打开后“另存为” .xlsx（文档另存为 .docx）再试。")
-    if suffix not in FORMATS:
-        raise UserError(f"不支持的文件类型“{suffix or '无后缀'}”：请使用 .csv、.xlsx、.jsonl、.parquet，或通报文档 .txt、.docx")
-    return FORMATS[suffix]
-
 
 @dataclass
 class Chunk:
@@ -125,18 +104,6 @@ def _cell(v) -> str | object:
     if isinstance(v, str):
         return replace_surrogates(v)  # a JSON "\udc80" cannot be written out again
     return NonText(v)
-
-
-class NonText:
-    """A cell that held a number, date or other non-text value."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def __str__(self) -> str:
-        if isinstance(self.value, (_dt.date, _dt.datetime)):
-            return self.value.isoformat()
-        return str(self.value)
 
 
 def _read_xlsx(path: Path, chunk_size: int, options: ReadOptions) -> Iterator[Chunk]:
@@ -236,248 +203,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return df.map(lambda v: str(v) if isinstance(v, NonText) else v).fillna("")
 
 
-# ------------------------------------------------------------------ writers
-@contextmanager
-def atomic_path(target: str | Path, private: bool = False):
-    """Yield a temporary path beside ``target``; rename it over ``target`` only on success.
-
-    The temporary file is 0600 while it is written (it holds clue text); the finished file gets
-    the mode the user's umask gives a new file (colleagues on a shared drive can open it), or
-    stays 0600 when ``private`` (signing keys, review databases)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tempfiles.remove_stale(target.parent)  # left by killed runs: they hold clue text
-    fd, tmp = tempfile.mkstemp(prefix=tempfiles.prefix(target), suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600 if private else 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o077)  # reading the umask means setting it; put it back at once
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(target: str | Path, text: str, private: bool = False) -> None:
-    with atomic_path(target, private=private) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
-
-
-class TableWriter:
-    """Streaming writer for CSV, XLSX or JSONL, chosen by the target's suffix.
-
-    Use as a context manager; rows appear at the target only when the block exits cleanly.
-    ``highlight`` (XLSX only) names a column and a value whose rows get a fill colour.
-    """
-
-    def __init__(self, target: str | Path, highlight: tuple[str, str] | None = None,
-                 summary: list[list] | None = None, wide=(), sheet: str = "分类结果"):
-        self.target = Path(target)
-        self.fmt = file_format(self.target)
-        if self.fmt not in WRITABLE:
-            raise UserError(f"输出文件 {self.target.name} 的类型不能写出：请用 .csv、.xlsx、.jsonl 或 .parquet 作输出文件后缀。")
-        self.highlight = highlight
-        self.summary = summary
-        self.sheets: dict[str, list[list]] = {}  # more small XLSX sheets after 汇总 (title -> rows)
-        self.wide = wide  # XLSX: long-text columns, shown wide and wrapped
-        self.sheet = sheet
-        self.columns: list[str] | None = None
-
-    def __enter__(self):
-        self._ctx = atomic_path(self.target)
-        self.tmp = self._ctx.__enter__()
-        if self.fmt in ("csv", "tsv"):
-            self._fh = open(self.tmp, "w", encoding="utf-8-sig", newline="")
-        elif self.fmt == "jsonl":
-            self._fh = open(self.tmp, "w", encoding="utf-8")
-        elif self.fmt == "parquet":
-            from nlp.parquet import ParquetSink
-
-            self._sink = ParquetSink(Path(self.tmp))
-        else:
-            import openpyxl
-
-            self._spool = tempfiles.private_tempdir(self.target)  # openpyxl's sheet files: private, here
-            self._spool.__enter__()
-            self._wb = openpyxl.Workbook(write_only=True)
-            self._ws = self._wb.create_sheet(self.sheet)
-        return self
-
-    @property
-    def renders_text(self) -> bool:
-        """CSV, TSV and JSONL rows are plain text that ``render_rows`` can make anywhere (in a
-        worker process, say) and ``write_rendered`` appends; XLSX rows go through ``write``."""
-        return self.fmt not in ("xlsx", "parquet")
-
-    def _begin(self, columns: list[str], sample: pd.DataFrame | None = None) -> None:
-        if self.columns is not None:
-            return
-        self.columns = columns
-        if self.fmt in ("csv", "tsv"):
-            header = ["'" + c if formula_risk(c) else c for c in self.columns]
-            pd.DataFrame(columns=header).to_csv(self._fh, index=False, lineterminator="\r\n",
-                                                sep="\t" if self.fmt == "tsv" else ",")
-        elif self.fmt == "xlsx":
-            if len(self.columns) > XLSX_MAX_COLUMNS:
-                raise UserError(f"输出有 {len(self.columns)} 列，超过 XLSX 的上限 {XLSX_MAX_COLUMNS:,} 列，"
-                                "无法写成 .xlsx。请改用 .csv 输出，或删去不需要的列。")
-            from nlp.ledger import SheetLayout
-
-            # widths fitted to the first chunk; header frozen; autofilter set when closing
-            self._layout = SheetLayout(self._ws, self.columns, sample, wide=self.wide)
-            self._layout.header()
-
-    def write(self, frame: pd.DataFrame) -> None:
-        self._begin([str(c) for c in frame.columns], frame)
-        frame = frame.reindex(columns=self.columns)
-        if self.renders_text:
-            self._fh.write(render_rows(frame, self.fmt))
-            return
-        if self.fmt == "parquet":  # typed columns, no spreadsheet: nothing to defuse
-            self._sink.write(frame)
-            return
-        hcol, hval = self.highlight or (None, None)
-        with _xml_errors():
-            for r in frame.to_dict("records"):
-                values = [_xlsx_value(r[c]) for c in self.columns]
-                self._layout.append(values, marked=hcol is not None and r.get(hcol) == hval)
-
-    def write_rendered(self, columns: list[str], text: str) -> None:
-        """Append rows made by ``render_rows`` for a frame with these columns."""
-        self._begin(columns)
-        if not self.renders_text or columns != self.columns:
-            raise ValueError("rendered rows do not match the output's format or columns")
-        self._fh.write(text)
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if self.fmt == "xlsx":
-                if exc_type is not None:
-                    try:  # close the write-only sheet cleanly; the temp file is removed below
-                        self._wb.save(self.tmp)
-                    except Exception as e:
-                        self._release(e)
-                if exc_type is None:
-                    from nlp.ledger import write_sheet
-
-                    if self.columns is None:
-                        self._ws.append(["(无数据)"])
-                    else:
-                        self._layout.close()
-                    with _xml_errors():
-                        for title, rows in ({"汇总": self.summary or []} | self.sheets).items():
-                            write_sheet(self._wb, title, rows)
-                        self._wb.save(self.tmp)
-            elif self.fmt == "parquet":
-                self._sink.close(self.columns)
-            else:
-                self._fh.close()
-        except BaseException as e:
-            if self.fmt == "xlsx":
-                self._release(e)
-            self._ctx.__exit__(type(e), e, e.__traceback__)
-            raise
-        finally:
-            if self.fmt == "xlsx":
-                if exc is not None:
-                    self._release(exc)
-                self._spool.__exit__(None, None, None)
-        return self._ctx.__exit__(exc_type, exc, tb)
-
-    def _release(self, failure: BaseException) -> None:
-        """After a failed XLSX write (a full disk), close openpyxl's half-written streams now and
-        quietly: left to the garbage collector they print tracebacks after our one-line message."""
-        hook = sys.unraisablehook
-        sys.unraisablehook = lambda *_: None
-        try:
-            for e in (failure, failure.__context__):
-                if e is not None and e.__traceback__ is not None:
-                    traceback.clear_frames(e.__traceback__)
-            self._wb = self._ws = None
-            gc.collect()
-        finally:
-            sys.unraisablehook = hook
-
-
-XLSX_MAX_COLUMNS = 16_384
-
-
-@contextmanager
-def _xml_errors():
-    """lxml reports a failed write (a full disk) as SerialisationError('IO_ENOSPC'): make it an OSError."""
-    try:
-        yield
-    except Exception as e:
-        if type(e).__name__ != "SerialisationError":
-            raise
-        raise OSError(errno.ENOSPC if "ENOSPC" in str(e) else errno.EIO, str(e)) from None
-
-
-FORMULA_START = ("=", "+", "-", "@")  # what Excel/WPS read as the start of a formula
-
-
-def formula_risk(value) -> bool:
-    """A string a spreadsheet would run as a formula (also after leading blanks, tab or CR)."""
-    return isinstance(value, str) and value.lstrip(" \t\r\n").startswith(FORMULA_START)
-
-
-def defuse_csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """OWASP's advice for CSV: a leading ' before any cell that would start a formula."""
-    out = None
-    for c in frame.columns:
-        col = frame[c]
-        if not (col.dtype == object or pd.api.types.is_string_dtype(col)):
-            continue
-        risky = col.map(formula_risk).astype(bool)
-        if risky.any():
-            out = frame.copy() if out is None else out
-            out[c] = col.where(~risky, "'" + col.astype(str))
-    return frame if out is None else out
-
-
-def render_rows(frame: pd.DataFrame, fmt: str) -> str:
-    """The text of ``frame``'s rows (no header) in a text format: csv, tsv or jsonl."""
-    if fmt in ("csv", "tsv"):
-        frame = defuse_csv(frame)
-        return frame.to_csv(None, header=False, index=False, sep="\t" if fmt == "tsv" else ",",
-                            lineterminator="\r\n", na_rep="")
-    columns = [str(c) for c in frame.columns]
-    return "".join(json.dumps({c: _json_value(v) for c, v in zip(columns, row)}, ensure_ascii=False) + "\n"
-                   for row in frame.itertuples(index=False, name=None))
-
-
-def _json_value(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if hasattr(v, "item"):
-        return v.item()
-    if isinstance(v, NonText):
-        return str(v)
-    return v
-
-
-_ILLEGAL_XLSX = dict.fromkeys(list(range(0, 9)) + [11, 12] + list(range(14, 32)))
-
-
-def _xlsx_value(v):
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if hasattr(v, "item"):
-        return v.item()
-    s = str(v) if isinstance(v, NonText) else v
-    if isinstance(s, str):
-        s = s.translate(_ILLEGAL_XLSX)
-        if len(s) > 32767:  # Excel's limit for one cell
-            s = s[:32760] + "……"
-    return s
+# The writers live in nlp.writers; importing them from here keeps `from nlp.io import TableWriter` working.
+from nlp.writers import (  # noqa: E402,F401
+    FORMULA_START, TableWriter, atomic_path, defuse_csv, formula_risk, render_rows, write_text_atomic,
+)

@@ -105,11 +105,11 @@ def test_bad_arguments_and_places(runner, trained, tmp_path, monkeypatch):
     blocker.write_text("x")
     _refused(run_classify(runner, src, "-o", blocker / "o.csv", "--models", trained), "文件读写失败")
     # a full disk: the flush before the rename fails as the kernel would report it
-    import nlp.io
+    import nlp.writers
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(nlp.io.os, "fsync", full)
+    monkeypatch.setattr(nlp.writers.os, "fsync", full)
     _refused(run_classify(runner, src, "-o", tmp_path / "o.xlsx", "--models", trained), "磁盘空间不足")
     assert not list(tmp_path.glob("*o.xlsx*"))
 

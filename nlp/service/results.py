@@ -111,13 +111,13 @@ class Desk:
     def classify_file(self, source: Path, target: Path, column: str, progress=None) -> int:
         """classify.py's batch job on an uploaded file (run it in a thread of its own), in chunks
         queued one at a time, so single clues interleave; ``progress(rows done)`` after each chunk."""
-        from nlp.cli import _check_chunk
+        from nlp.batch import check_chunk
         from nlp.io import TableWriter, read_chunks
 
         n = 0
         with TableWriter(target, highlight=(QUALITY, LOW)) as writer:
             for chunk in read_chunks(source, 500):
-                _check_chunk(chunk, column, Path(source.name))
+                check_chunk(chunk, column, Path(source.name))
                 n += len(chunk.frame)
                 if n > MAX_FILE_ROWS:
                     raise UserError(f"文件超过 {MAX_FILE_ROWS} 行。请拆分后上传，或用 classify.py 批量处理。")
