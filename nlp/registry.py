@@ -16,27 +16,25 @@ file's hash matches. Anything else is refused with a clear message.
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import hashlib
 import hmac
 import io
 import json
 import os
 import re
-import secrets
 import shutil
-import stat
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 from nlp.cli_zh import command
 from nlp.errors import UserError
 from nlp.io import write_text_atomic
+from nlp.signing import (  # noqa: F401  (re-exported)
+    TRACKED_LIBRARIES, _canonical, _key, _read_secure, key_path, library_versions, sha256_file,
+)
 
 MODEL_FILE = "model.joblib"
 MANIFEST = "manifest.json"
-TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
 # What save() produces: "<YYYYmmdd>-<HHMMSS>-<corpus hash[:6] | 'model' | n>". Every name read
 # from CURRENT, HISTORY, the command line or the versions folder must match it.
 VERSION_RE = re.compile(r"^\d{8}-\d{6}-[0-9A-Za-z]{1,16}$")
@@ -52,86 +50,12 @@ def _check_version(name, where: str = "") -> str:
     return name
 
 
-def _read_secure(dir_fd: int, name: str, version: str) -> bytes:
-    """Read a file of a version folder once, through one descriptor opened without following
-    links and without blocking (a FIFO must not hang us); only a regular file owned by this
-    user and writable by nobody else is accepted."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except FileNotFoundError:
-        raise UserError(f"模型版本 {version} 缺少文件 {name}，拒绝加载。") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise UserError(f"模型版本 {version} 的文件 {name} 是符号链接，拒绝加载。") from None
-        raise UserError(f"模型版本 {version} 的文件 {name} 无法打开（{e.strerror}），拒绝加载。") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UserError(f"模型版本 {version} 的 {name} 不是普通文件，拒绝加载。")
-        if st.st_uid != os.geteuid():
-            raise UserError(f"模型版本 {version} 的文件 {name} 属于其他用户，拒绝加载。")
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            raise UserError(f"模型版本 {version} 的文件 {name} 可被其他用户改写，拒绝加载。")
-        chunks = []
-        while True:
-            block = os.read(fd, 1 << 20)
-            if not block:
-                break
-            chunks.append(block)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 class ModelMismatch(UserError):
     """The model was written by other library versions; it must be rebuilt."""
 
 
 def default_root() -> Path:
     return Path(os.environ.get("JJJC_MODELS_DIR") or Path(__file__).resolve().parent.parent / "models")
-
-
-def key_path() -> Path:
-    env = os.environ.get("JJJC_KEY_FILE")
-    if env:
-        return Path(env)
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "jjjc-clue-nlp" / "model-signing.key"
-
-
-def _key(create: bool) -> bytes | None:
-    path = key_path()
-    if path.exists():
-        return path.read_bytes().strip()
-    if not create:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    write_text_atomic(path, key.decode(), private=True)
-    os.chmod(path, 0o600)
-    return key
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    libs = {name: version(name) for name in TRACKED_LIBRARIES}
-    libs["python"] = "%d.%d" % sys.version_info[:2]
-    return libs
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _canonical(manifest: dict) -> bytes:
-    body = {k: v for k, v in manifest.items() if k != "signature"}
-    return json.dumps(body, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
 class Registry:

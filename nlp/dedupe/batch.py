@@ -136,7 +136,8 @@ class BatchDedupe:
                     self._look_up(row, sigs[row], detail)
                 if row in cands:  # kept only for the verification of the batch's own pairs
                     docs[row] = detail[1]
-        self.matches = self.matcher.verify(cands, docs)
+        workers = getattr(pool, "_processes", 1) if pool is not None else 1
+        self.matches = self.matcher.verify(cands, docs, workers=workers)
         self.group = groups(self.matches, self.matcher.scores, self.matcher.verifier.threshold)
 
     def _look_up(self, row: int, sig, detail) -> None:

@@ -27,6 +27,7 @@ class Matcher:
     verify_top: int = 40
     bucket_limit: int = 200  # a bucket larger than this is a bigram too common to tell matters apart
     verify_block: int = 100_000  # pairs scored at once (bounds the memory of the sparse products)
+    parallel_pairs: int = 20_000  # fewer pairs than twice this: scored in this process
     scores: dict = field(default_factory=dict, repr=False)  # of the last ``verify``
 
     @classmethod
@@ -94,18 +95,28 @@ class Matcher:
             out.setdefault(x, []).append(y)
         return out
 
-    def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc]) -> dict[int, list[tuple[int, float]]]:
-        """Row -> verified matches (row, similarity), most similar first."""
+    def verify(self, cands: dict[int, list[int]], docs: dict[int, Doc],
+               workers: int = 1) -> dict[int, list[tuple[int, float]]]:
+        """Row -> verified matches (row, similarity), most similar first. With ``workers`` > 1 and
+        many pairs, the blocks of pairs are scored in that many forked processes (they share the
+        documents with this one; only the scores travel back)."""
         out: dict[int, list[tuple[int, float]]] = {}
         keys = sorted({(min(a, b), max(a, b)) for a, others in cands.items() for b in others})
+        blocks = [keys[s:s + self.verify_block] for s in range(0, len(keys), self.verify_block)]
+        if workers > 1 and len(keys) >= 2 * self.parallel_pairs:
+            size = -(-len(keys) // workers)
+            blocks = [keys[s:s + size] for s in range(0, len(keys), size)]
+            global _SCORING
+            _SCORING = (self, docs, blocks)
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:
+                scored = pool.map(_score_block, range(len(blocks)))
+            _SCORING = None
+        else:
+            scored = [self._score(docs, block) for block in blocks]
         done = self.scores = {}  # (a, b) -> similarity of every scored pair, a < b
-        for start in range(0, len(keys), self.verify_block):
-            block = keys[start:start + self.verify_block]
-            rows = sorted({r for key in block for r in key})
-            where = {r: k for k, r in enumerate(rows)}
-            a = np.fromiter((where[x] for x, _ in block), dtype=np.int64, count=len(block))
-            b = np.fromiter((where[y] for _, y in block), dtype=np.int64, count=len(block))
-            sims = self.verifier.similarities_indexed([docs[r] for r in rows], a, b)
+        for block, sims in zip(blocks, scored):
             done.update(zip(block, sims.tolist()))
         for a, others in cands.items():
             for b in others:
@@ -114,10 +125,29 @@ class Matcher:
                     out.setdefault(a, []).append((b, done[key]))
         return {a: sorted(m, key=lambda bs: (-bs[1], bs[0])) for a, m in out.items()}
 
+    def _score(self, docs: dict[int, Doc], block: list[tuple[int, int]]) -> np.ndarray:
+        scores = []
+        for start in range(0, len(block), self.verify_block):  # bounded sparse products
+            part = block[start:start + self.verify_block]
+            rows = sorted({r for key in part for r in key})
+            where = {r: k for k, r in enumerate(rows)}
+            a = np.fromiter((where[x] for x, _ in part), dtype=np.int64, count=len(part))
+            b = np.fromiter((where[y] for _, y in part), dtype=np.int64, count=len(part))
+            scores.append(self.verifier.similarities_indexed([docs[r] for r in rows], a, b))
+        return np.concatenate(scores) if scores else np.zeros(0)
+
     def match(self, texts: list[str]) -> dict[int, list[tuple[int, float]]]:
         """Verified matches within ``texts`` (everything in memory: for small batches and tuning)."""
         sigs, docs = self.prepare(texts)
         return self.verify(self.candidates(sigs), dict(enumerate(docs)))
+
+
+_SCORING = None  # (matcher, docs, blocks) while forked processes score blocks
+
+
+def _score_block(k: int) -> np.ndarray:
+    matcher, docs, blocks = _SCORING
+    return matcher._score(docs, blocks[k])
 
 
 def _rank_in_runs(values: np.ndarray) -> np.ndarray:
