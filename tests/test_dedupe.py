@@ -183,3 +183,19 @@ def test_bulk_scoring_equals_one_pair_at_a_time(pairs):
     single = np.array([matcher.verifier.similarity(x, y) for x, y in zip(a, b)])
     assert len(bulk) == len(sample) > 50
     assert np.allclose(bulk, single, atol=1e-9)
+
+
+def test_pairs_scored_in_forked_processes_give_the_same_matches(pairs):
+    from nlp.dedupe.matcher import Matcher
+
+    matcher = Matcher.default()
+    texts = list(dict.fromkeys(pairs["a"].tolist()[:120] + pairs["b"].tolist()[:120]))
+    sigs, docs = matcher.prepare(texts)
+    cands = matcher.candidates(sigs)
+    alone = matcher.verify(cands, dict(enumerate(docs)))
+    scores = dict(matcher.scores)
+    matcher.parallel_pairs = 10  # small enough that these pairs go to two processes
+    assert len(scores) >= 2 * matcher.parallel_pairs
+    assert matcher.verify(cands, dict(enumerate(docs)), workers=2) == alone
+    assert matcher.scores.keys() == scores.keys()
+    assert all(abs(matcher.scores[k] - v) < 1e-9 for k, v in scores.items())
