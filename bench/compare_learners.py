@@ -151,8 +151,11 @@ def fit_predict_multi(cfg: dict, Xtr, Ytr, Xte, groups=None):
         M[:, j] = est.margins(Xte)[:, 1]
         if cfg.get("thr"):
             O = oof_margins(cfg, Xtr, y, groups)[:, 1]
-            grid = np.linspace(-1, 1, 41)
-            thr[j] = grid[int(np.argmax([f1_score(Ytr[:, j], O >= t, zero_division=0) for t in grid]))]
+            if cfg["thr"] == "rate":  # as many positives out of fold as there are in gold
+                thr[j] = np.quantile(O, 1 - Ytr[:, j].mean())
+            else:
+                grid = np.linspace(-1, 1, 41)
+                thr[j] = grid[int(np.argmax([f1_score(Ytr[:, j], O >= t, zero_division=0) for t in grid]))]
     out = M >= thr
     if cfg.get("one", 1):
         none = ~out.any(axis=1)
@@ -238,6 +241,18 @@ def score_multi(codes, gold: np.ndarray, got: np.ndarray) -> dict:
                           for j, c in enumerate(codes)}}
 
 
+def save(preds: dict, results: dict, tax, out: Path) -> None:
+    for (sid, cname, family), (gold, got) in preds.items():
+        scheme = tax[sid]
+        if scheme.multi:
+            sc = score_multi(scheme.code_list, np.vstack(gold), np.vstack(got))
+        else:
+            sc = score_single(np.concatenate(gold), np.concatenate(got))
+        results.setdefault(sid, {}).setdefault(cname, {})[family] = sc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--heads", default=",".join(HEADS))
@@ -289,15 +304,8 @@ def main() -> None:
                     preds[key][0].append(yte)
                     preds[key][1].append(got)
         print(f"{name}: {time.time() - t1:.1f}s", flush=True)
-    for (sid, cname, family), (gold, got) in preds.items():
-        scheme = tax[sid]
-        if scheme.multi:
-            sc = score_multi(scheme.code_list, np.vstack(gold), np.vstack(got))
-        else:
-            sc = score_single(np.concatenate(gold), np.concatenate(got))
-        results.setdefault(sid, {}).setdefault(cname, {})[family] = sc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        save(preds, results, tax, out)  # after every split: partial figures can be read while it runs
+    save(preds, results, tax, out)
     for sid in args.heads.split(","):
         print(f"\n{sid}  (macro-F1 / acc{' / micro' if tax[sid].multi else ''})")
         for cname in configs:

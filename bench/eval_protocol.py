@@ -29,6 +29,7 @@ SETTINGS = {
     "default": dict(),
     # every head the previous default's way (LinearSVC C=0.5, raw margins, no offsets); the exact previous
     # code's figures are in bench/out/protocol_old.json (run from the commit before heads.toml)
+    "name-copies": dict(name_copies=True),
     "svm-uniform": dict(learner="svm", C=0.5, tune_offsets=False),
     "svm-uniform-off": dict(learner="svm", C=0.5, tune_offsets=True),
     "lr10": dict(learner="lr", C=10.0, tune_offsets=False),  # the plain baseline (liblinear, one-vs-rest)
@@ -104,7 +105,9 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     for name in args.settings.split(","):
-        r = protocol.run(SETTINGS[name], parts)
+        # "heads=<file>": the default learners with another heads.toml (per-head settings to compare)
+        kw = dict(heads_path=name.partition("=")[2]) if name.startswith("heads=") else SETTINGS[name]
+        r = protocol.run(kw, parts)
         results[name] = {**results.get(name, {}), **r}
         print(name, json.dumps({k: v for k, v in r.items() if k != "voice_out"}, ensure_ascii=False)[:600],
               flush=True)

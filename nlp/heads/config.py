@@ -5,7 +5,9 @@
 
 Keys: learner ("svm", "lr", "sgd", "nbsvm"), C, alpha (sgd), nb_base ("svm"/"lr" under nbsvm),
 features ("all", "words", "chars"), offsets (per-code decision offsets set on out-of-fold
-margins), stack (scheme ids whose scores are appended as features), stack_weight.
+margins), stack (scheme ids whose scores are appended as features), stack_weight, thresholds
+(multi-label heads: "f1" = each code's threshold maximises its out-of-fold F1; "rate" = each code
+is chosen out of fold as often as it is labelled).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from nlp.errors import UserError
 from nlp.segment import data_path
 
 KEYS = {"learner": str, "C": float, "alpha": float, "nb_base": str, "features": str, "offsets": bool,
-        "stack": list, "stack_weight": float}
+        "stack": list, "stack_weight": float, "thresholds": str}
 DEFAULTS = {"learner": "svm", "C": 0.5, "alpha": 1e-5, "nb_base": "svm", "features": "all", "offsets": False,
-            "stack": [], "stack_weight": 0.3}
+            "stack": [], "stack_weight": 0.3, "thresholds": "f1"}
 
 
 def load_head_settings(path: str | Path | None = None) -> tuple[dict, dict[str, dict]]:
@@ -46,4 +48,6 @@ def _checked(s: dict, name: str, where: str) -> dict:
         raise UserError(f"{name} 的 [{where}] 中 learner 须为 svm、lr、sgd 或 nbsvm")
     if s["features"] not in ("all", "words", "chars"):
         raise UserError(f"{name} 的 [{where}] 中 features 须为 all、words 或 chars")
+    if s["thresholds"] not in ("f1", "rate"):
+        raise UserError(f"{name} 的 [{where}] 中 thresholds 须为 f1 或 rate")
     return s

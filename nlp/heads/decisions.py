@@ -31,12 +31,17 @@ def decide_multi(P: np.ndarray, thresholds: np.ndarray, at_least_one: bool) -> n
     return chosen
 
 
-def tune_thresholds(codes: list[str], P: np.ndarray, gold: np.ndarray) -> tuple[dict[str, float], bool]:
-    """Per-code thresholds maximising each code's F1, then whether forcing at least one code a row
-    raises micro-F1. ``P``: held-out probabilities (n, n_codes); ``gold``: boolean (n, n_codes)."""
+def tune_thresholds(codes: list[str], P: np.ndarray, gold: np.ndarray, rule: str = "f1"
+                    ) -> tuple[dict[str, float], bool]:
+    """Per-code thresholds, then whether forcing at least one code a row raises micro-F1.
+    ``P``: held-out probabilities (n, n_codes); ``gold``: boolean (n, n_codes). ``rule="f1"``: each
+    code's threshold maximises its F1; ``"rate"``: each code is chosen as often as it is labelled
+    (a frequent code cannot become a sink, a rare one keeps its share)."""
     thresholds: dict[str, float] = {}
     for j, code in enumerate(codes):
-        if gold[:, j].any():
+        if rule == "rate" and gold[:, j].any():
+            thresholds[code] = float(np.quantile(P[:, j], 1 - gold[:, j].mean()))
+        elif gold[:, j].any():
             scores = [f1_score(gold[:, j], P[:, j] >= t, zero_division=0) for t in THRESHOLD_GRID]
             thresholds[code] = float(THRESHOLD_GRID[int(np.argmax(scores))])
     t = np.array([thresholds.get(c, 0.5) for c in codes])
