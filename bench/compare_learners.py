@@ -35,7 +35,7 @@ from nlp.heads.learners import MaskedLinear  # noqa: E402
 from nlp.names import drop_placeholders  # noqa: E402
 from nlp.normalize import normalize  # noqa: E402
 from nlp.segment import Tokenizer  # noqa: E402
-from nlp.taxonomy import GOOD, LOW, QUALITY, load_taxonomy  # noqa: E402
+from nlp.taxonomy import QUALITY, load_taxonomy  # noqa: E402
 
 HEADS = ["质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
 
@@ -314,7 +314,8 @@ def main() -> None:
             for fam in ("cw", "g", "v"):
                 if fam in r:
                     x = r[fam]
-                    cells.append(f"{fam} {x['macro_f1']:.3f}/{x['acc']:.3f}" + (f"/{x['micro_f1']:.3f}" if "micro_f1" in x else ""))
+                    micro = f"/{x['micro_f1']:.3f}" if "micro_f1" in x else ""
+                    cells.append(f"{fam} {x['macro_f1']:.3f}/{x['acc']:.3f}{micro}")
             print(f"  {cname:28s} " + "  ".join(cells))
 
 
