@@ -1,7 +1,7 @@
 """Compare learner settings under the evaluation protocol (nlp/protocol.py). Not a test: `make eval`.
 
-    python bench/eval_protocol.py                       # the default and the previous default, every part
-    python bench/eval_protocol.py --settings svm,lr10   # some settings
+    python bench/eval_protocol.py                       # the default and the uniform svm setting, every part
+    python bench/eval_protocol.py --settings lr10,lr10-off   # some settings
     python bench/eval_protocol.py --parts cross_writer,names,fragments
 
 Cross-writer: the rows of the latest writing round (the corpus ``round`` column, v3 once it has at
@@ -25,26 +25,21 @@ from nlp.taxonomy import load_taxonomy  # noqa: E402
 from nlp.training import label_columns  # noqa: E402
 
 SETTINGS = {
-    "default": dict(),  # ClueClassifier's defaults: svm, raw margins, no cue counts, placeholders dropped
-    "svm-raw-nocue-C0.3": dict(learner="svm", C=0.3, max_char_features=None, placeholders="drop",
-                               decision="raw", cues=False),
-    "svm-raw-nocue-C1": dict(learner="svm", C=1.0, max_char_features=None, placeholders="drop",
-                             decision="raw", cues=False),
-    "svm-raw-nocue-keep": dict(learner="svm", C=0.5, max_char_features=None, decision="raw", cues=False,
-                               placeholders="keep"),
-    "svm-raw": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
-                    cues=True),
-    "svm-raw-nocue": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
-                          cues=False),
-    "svm-raw-off": dict(learner="svm", C=0.5, max_char_features=None, placeholders="drop", decision="raw",
-                        cues=True, tune_offsets=True),
-    "svm": dict(learner="svm", C=0.5, max_char_features=120_000, cues=True, placeholders="keep",
-                decision="calibrated"),  # the shipped model before v3
-    "svm-drop": dict(learner="svm", C=0.5, max_char_features=120_000, cues=True, placeholders="drop",
-                     decision="calibrated"),
-    "lr10": dict(learner="logreg", C=10.0, max_char_features=None, cues=False, placeholders="keep",
-                 decision="calibrated"),  # the issue's plain baseline (slow: lbfgs on every head)
+    # ClueClassifier's defaults: per-head learners, offsets and stacking from nlp/data/heads.toml
+    "default": dict(),
+    # every head the previous default's way (LinearSVC C=0.5, raw margins, no offsets); the exact previous
+    # code's figures are in bench/out/protocol_old.json (run from the commit before heads.toml)
+    "name-copies": dict(name_copies=True),
+    "svm-uniform": dict(learner="svm", C=0.5, tune_offsets=False),
+    "svm-uniform-off": dict(learner="svm", C=0.5, tune_offsets=True),
+    "lr10": dict(learner="lr", C=10.0, tune_offsets=False),  # the issue's plain baseline (liblinear, one-vs-rest)
+    "lr10-off": dict(learner="lr", C=10.0, tune_offsets=True),
+    "svm-raw-nocue-C1": dict(learner="svm", C=1.0, tune_offsets=False),
+    "svm-calibrated-cues": dict(learner="svm", C=0.5, max_char_features=120_000, cues=True, placeholders="keep",
+                                decision="calibrated", tune_offsets=False),  # the shipped model before v3
 }
+RARE = {"维度": ["庸", "散", "软"], "作为类型": ["慢作为", "不作为"], "东丽类别": ["D03", "D04"],
+        "盐山类别": ["Y0", "Y3", "Y6"]}
 PARTS = ("cross_writer", "names", "fragments", "group_folds", "voice_out")
 HEADS = ["质量", "低质原因", "维度", "作为类型", "东丽类别", "盐山类别"]
 
@@ -80,9 +75,26 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def per_class_table(results: dict) -> str:
+    """Precision / recall of the codes that were sinks or out of reach, cross-writer."""
+    lines = ["| 设置 | " + " | ".join(f"{h} {c}" for h, cs in RARE.items() for c in cs) + " |",
+             "|---|" + "---|" * sum(map(len, RARE.values()))]
+    for name, r in results.items():
+        cw = r.get("cross_writer")
+        if not cw:
+            continue
+        cells = []
+        for h, cs in RARE.items():
+            for c in cs:
+                x = cw.get(h, {}).get("per_class", {}).get(c)
+                cells.append(f"P {x['p']:.2f} / R {x['r']:.2f}" if x else "")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--settings", default="default,svm")
+    ap.add_argument("--settings", default="default,svm-uniform")
     ap.add_argument("--parts", default=",".join(PARTS))
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "protocol.json"))
     args = ap.parse_args()
@@ -93,13 +105,16 @@ def main() -> None:
     out = Path(args.out)
     results = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
     for name in args.settings.split(","):
-        r = protocol.run(SETTINGS[name], parts)
+        # "heads=<file>": the default learners with another heads.toml (per-head settings to compare)
+        kw = dict(heads_path=name.partition("=")[2]) if name.startswith("heads=") else SETTINGS[name]
+        r = protocol.run(kw, parts)
         results[name] = {**results.get(name, {}), **r}
         print(name, json.dumps({k: v for k, v in r.items() if k != "voice_out"}, ensure_ascii=False)[:600],
               flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(table({k: results[k] for k in args.settings.split(",")}))
+    print(per_class_table({k: results[k] for k in args.settings.split(",")}))
 
 
 if __name__ == "__main__":

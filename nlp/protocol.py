@@ -43,6 +43,8 @@ def head_scores(model, texts: list[str], labels: pd.DataFrame) -> dict:
                     "macro_f1": round(h["macro_f1"], 3)}
         if "micro_f1" in h:
             out[sid]["micro_f1"] = round(h["micro_f1"], 3)
+        out[sid]["per_class"] = {c: {"p": round(v["precision"], 3), "r": round(v["recall"], 3), "n": v["support"]}
+                                 for c, v in h.get("per_class", {}).items()}
     return out
 
 
@@ -82,7 +84,8 @@ class Protocol:
         fit_rows = rows.drop(dev.index) if len(dev) >= 50 else rows
         return model.fit(fit_rows["text"].tolist(), fit_rows[self.cols],
                          dev["text"].tolist() if len(dev) >= 50 else None,
-                         dev[self.cols] if len(dev) >= 50 else None, groups=row_groups(fit_rows))
+                         dev[self.cols] if len(dev) >= 50 else None, groups=row_groups(fit_rows),
+                         dev_groups=row_groups(dev) if len(dev) >= 50 else None)
 
     def cross_writer(self, kw: dict) -> tuple[dict, ClueClassifier]:
         later = self.later

@@ -77,6 +77,9 @@ def library_versions() -> dict[str, str]:
 
     libs = {name: version(name) for name in TRACKED_LIBRARIES}
     libs["python"] = "%d.%d" % sys.version_info[:2]
+    from nlp.model import MODEL_FORMAT
+
+    libs["clue-model"] = MODEL_FORMAT  # a model of older code decides differently: rebuild it
     return libs
 
 

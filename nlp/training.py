@@ -48,7 +48,7 @@ def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxono
     model = ClueClassifier(taxonomy_path=taxonomy_path, backend=backend, random_state=seed)
     shift = train["voice"].fillna("").astype(str).tolist() if "voice" in train.columns else None
     model.fit(train["text"].tolist(), train[cols], dev["text"].tolist(), dev[cols], groups=row_groups(train),
-              shift=shift)
+              shift=shift, dev_groups=row_groups(dev))
     return model
 
 
