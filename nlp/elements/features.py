@@ -13,6 +13,8 @@ whatever batch it is in. Every step is linear in the length of the text.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from nlp.elements.patterns import ELEMENTS, feature_patterns
@@ -25,6 +27,14 @@ POS_TAGS = ("a", "ad", "ag", "an", "b", "c", "d", "df", "dg", "e", "eng", "f", "
             "rz", "s", "t", "tg", "u", "ud", "ug", "uj", "ul", "uv", "uz", "v", "vd", "vg", "vi", "vn", "vq",
             "x", "y", "z", "zg")
 _POS_ID = {t: i + 1 for i, t in enumerate(POS_TAGS)}
+
+
+class _PosIds(dict):
+    def __missing__(self, tag):  # a tag not in POS_TAGS
+        return 0
+
+
+_POS_LOOKUP = _PosIds(_POS_ID)
 _NUMERALS = np.array([ord(c) for c in "〇零一二三四五六七八九十百千万两半几"], dtype=np.int64)
 _PUNCT = np.array([ord(c) for c in "，。、；：？！“”‘’（）《》【】…—,.;:?!\"'()[]-~·"], dtype=np.int64)
 BASE_TEMPLATES = ("U0", "U-1", "U+1", "U-2", "U+2", "B-1", "B0", "B-2", "B+1", "CLS", "BMES", "POS", "POS-1",
@@ -116,27 +126,22 @@ class CharFeatures:
                 bmes + 1, pos * 4 + bmes + 1, pos_prev + 1, pos_next + 1, word + 1]
         # one column per element: which of its patterns begins (2k+1) or continues (2k+2) here,
         # the first pattern in file order winning where several match
-        per_element: dict[str, np.ndarray] = {}
-        counts: dict[str, int] = {}
+        matched: dict[str, list] = {}
         for name, rx in feature_patterns(self.patterns):
-            k = counts[name] = counts.get(name, -1) + 1
-            col = per_element.setdefault(name, np.zeros(n, dtype=np.int64))
-            m = _marks(rx, joined, n)
-            hit = (m > 0) & (col == 0)
-            col[hit] = 2 * k + m[hit]
-        return cols + [per_element[name] for name in ELEMENTS if name in per_element]
+            hits = matched.setdefault(name, [])
+            hits.append(_spans(rx, joined))
+        return cols + [_element_column(matched[name], n) for name in ELEMENTS if name in matched]
 
     def _words(self, joined: str, cp: np.ndarray):
         """Per character: B/M/E/S position in its word, the word's POS, its neighbours' POS and
         a word identity (first character, last character, length: no per-word hashing)."""
         n = len(cp)
         tags = self.tokenizer.tag(joined)
-        wl = np.fromiter(map(len, (w for w, _ in tags)), dtype=np.int64, count=len(tags))
+        wl = np.fromiter(map(len, map(itemgetter(0), tags)), dtype=np.int64, count=len(tags))
         if int(wl.sum()) != n:  # a segmenter that drops characters: fall back to single characters
             tags = [(c, "x") for c in joined]
             wl = np.ones(n, dtype=np.int64)
-        get = _POS_ID.get
-        wp = np.fromiter((get(f, 0) for _, f in tags), dtype=np.int64, count=len(tags))
+        wp = np.fromiter(map(_POS_LOOKUP.__getitem__, map(itemgetter(1), tags)), dtype=np.int64, count=len(tags))
         ends = np.cumsum(wl)
         starts = ends - wl
         wh = (cp[starts] << 26) | (cp[ends - 1] << 5) | np.minimum(wl, 31)
@@ -148,17 +153,25 @@ class CharFeatures:
         return bmes, np.repeat(wp, wl), np.repeat(prev_p, wl), np.repeat(next_p, wl), np.repeat(wh, wl)
 
 
-def _marks(rx, joined: str, n: int) -> np.ndarray:
-    """1 where a match of ``rx`` begins, 2 inside it, 0 elsewhere (matches do not overlap)."""
-    spans = [m.span() for m in rx.finditer(joined)]
-    out = np.zeros(n, dtype=np.int64)
-    if not spans:
-        return out
-    s, e = np.array(spans, dtype=np.int64).T
-    s, e = s[e > s], e[e > s]
-    diff = np.zeros(n + 1, dtype=np.int32)
-    diff[s + 1] += 1
-    diff[e] -= 1
-    out[np.cumsum(diff[:-1]) > 0] = 2
-    out[s] = 1
-    return out
+def _spans(rx, joined: str) -> np.ndarray:
+    """[matches x 2] start and end of the non-empty matches of ``rx``."""
+    flat = [i for m in rx.finditer(joined) for i in m.span()]
+    out = np.array(flat, dtype=np.int64).reshape(-1, 2)
+    return out[out[:, 1] > out[:, 0]]
+
+
+def _element_column(per_pattern: list[np.ndarray], n: int) -> np.ndarray:
+    """One element's column from the matches of each of its patterns (in file order): 2k+1 where
+    a match of pattern k begins, 2k+2 inside it, 0 elsewhere; where several patterns cover a
+    character, the first of them. Work in proportion to the matched characters, not the text."""
+    col = np.zeros(n, dtype=np.int64)
+    for k in range(len(per_pattern) - 1, -1, -1):  # the last pattern first: earlier ones overwrite
+        sp = per_pattern[k]
+        if not len(sp):
+            continue
+        width = sp[:, 1] - sp[:, 0]
+        at = np.repeat(sp[:, 0] - np.cumsum(np.concatenate([[0], width[:-1]])), width) + np.arange(int(width.sum()))
+        first = np.zeros(len(at), dtype=bool)
+        first[np.cumsum(np.concatenate([[0], width[:-1]]))] = True
+        col[at] = np.where(first, 2 * k + 1, 2 * k + 2)
+    return col

@@ -171,11 +171,12 @@ def element_bias(per_element) -> np.ndarray:
 
 
 def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray, start: np.ndarray,
-            group: int = 256, budget: int = 65536) -> np.ndarray:
+            group: int = 512, budget: int = 131072) -> np.ndarray:
     """Best label path of every sequence. Sequences of similar length are decoded together, sorted
-    so that the ones still running at step t are a suffix of the group."""
+    so that the ones still running at step t are a suffix of the group. Each step takes one
+    argmax over the previous label (the last, contiguous axis) and gathers the maximum from it."""
     out = np.zeros(len(E), dtype=np.int64)
-    trans = trans.astype(np.float32)
+    to_from = np.ascontiguousarray(trans.T.astype(np.float32))  # [to, from]
     n_labels = E.shape[1]
     order = np.argsort(lens, kind="stable")
     order = order[lens[order] > 0]
@@ -194,9 +195,10 @@ def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray
         back[:] = np.arange(n_labels, dtype=np.int8)  # past its end a sequence stays where it is
         for t in range(1, T):
             s = running[t]
-            cand = score[s:, :, None] + trans  # [batch, from, to]
-            back[s:, t] = cand.argmax(axis=1)
-            score[s:] = cand.max(axis=1) + em[s:, t]
+            cand = score[s:, None, :] + to_from  # [batch, to, from]
+            best = cand.argmax(axis=2)
+            back[s:, t] = best
+            score[s:] = np.take_along_axis(cand, best[:, :, None], axis=2)[:, :, 0] + em[s:, t]
         path = np.zeros((len(idx), T), dtype=np.int64)
         path[:, T - 1] = score.argmax(axis=1)
         at = np.arange(len(idx))
