@@ -44,7 +44,14 @@ class Rules:
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
-        return self.add_place(text, self.add_harm(text, self.trim(text, spans)))
+        return self.add_place(text, self.add_harm(text, self.drop_harm_objects(text, self.trim(text, spans))))
+
+    def drop_harm_objects(self, text: str, spans: list[Span]) -> list[Span]:
+        """A 对象 is a unit, post or person: a span that states a harm ("一名儿童险些坠落") is not one
+        (the harm clause then becomes the 后果)."""
+        if self.harm_words is None:
+            return spans
+        return [s for s in spans if s[0] != "对象" or not self.harm_words.search(text, s[1], s[2])]
 
     def add_harm(self, text: str, spans: list[Span]) -> list[Span]:
         """With no 后果 span: the first clause stating a physical harm or a narrow escape."""
