@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     ap.add_argument("--small", action="store_true", help="small hostile files (the shapes, not the sizes)")
     ap.add_argument("--models", default=None, help="models folder (default models/)")
     a = ap.parse_args(argv)
-    from nlp.cli import ensure_model
+    from nlp.cli_common import ensure_model
     from nlp.pipeline import Annotator
     from nlp.registry import Registry
 

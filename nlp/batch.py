@@ -130,7 +130,7 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
                     repeats.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
             if repeats is not None:
-                repeats.prepare(pool, check=lambda c: check_chunk(c, column, source))
+                repeats.prepare(pool, check=lambda c: check_chunk(c, column, source), workers=workers)
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
                 column, _ = _columns(annotator, chunk, column, said)
                 check_chunk(chunk, column, source, by)

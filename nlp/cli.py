@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from nlp.cli_common import CONTEXT, DEFAULT_WORKERS, _check_models_dir, _fail, _say, ensure_model  # noqa: F401
+from nlp.cli_common import CONTEXT, _check_models_dir, _fail, _say
 from nlp.cli_zh import ZhCommand
 from nlp.errors import UserError
 

@@ -100,8 +100,9 @@ class BatchDedupe:
 
         return read_chunks(self.source, self.chunk_size)
 
-    def prepare(self, pool=None, check=None) -> None:
-        """Passes 1 and 2 (module docstring); ``check(chunk)`` validates each input chunk."""
+    def prepare(self, pool=None, check=None, workers: int = 1) -> None:
+        """Passes 1 and 2 (module docstring); ``check(chunk)`` validates each input chunk;
+        ``workers``: the processes of ``pool`` (the candidate pairs are scored in as many)."""
         sigs = []
 
         def texts_of(chunk):
@@ -136,8 +137,7 @@ class BatchDedupe:
                     self._look_up(row, sigs[row], detail)
                 if row in cands:  # kept only for the verification of the batch's own pairs
                     docs[row] = detail[1]
-        workers = getattr(pool, "_processes", 1) if pool is not None else 1
-        self.matches = self.matcher.verify(cands, docs, workers=workers)
+        self.matches = self.matcher.verify(cands, docs, workers=workers if pool is not None else 1)
         self.group = groups(self.matches, self.matcher.scores, self.matcher.verifier.threshold)
 
     def _look_up(self, row: int, sig, detail) -> None:

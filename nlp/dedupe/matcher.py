@@ -102,15 +102,15 @@ class Matcher:
         documents with this one; only the scores travel back)."""
         out: dict[int, list[tuple[int, float]]] = {}
         keys = sorted({(min(a, b), max(a, b)) for a, others in cands.items() for b in others})
-        blocks = [keys[s:s + self.verify_block] for s in range(0, len(keys), self.verify_block)]
-        if workers > 1 and len(keys) >= 2 * self.parallel_pairs:
-            size = -(-len(keys) // workers)
-            blocks = [keys[s:s + size] for s in range(0, len(keys), size)]
+        parts = workers if workers > 1 and len(keys) >= 2 * self.parallel_pairs else 1
+        size = max(1, -(-len(keys) // parts))
+        blocks = [keys[s:s + size] for s in range(0, len(keys), size)]
+        if parts > 1:
             global _SCORING
             _SCORING = (self, docs, blocks)
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(workers) as pool:
+            with mp.get_context("fork").Pool(parts) as pool:
                 scored = pool.map(_score_block, range(len(blocks)))
             _SCORING = None
         else:

@@ -51,7 +51,7 @@ class ElementExtractor:
         spans = [rules.trim(t, s) for t, s in zip(texts, self.tagger.spans_from(*emitted))]
         if self.presence is not None and self.features is not None and texts:
             spans = self._decide(texts, spans, X, rules, emitted)
-        return [rules.add_place(t, rules.add_harm(t, rules.drop_harm_objects(t, s))) for t, s in zip(texts, spans)]
+        return [rules.fallbacks(t, s) for t, s in zip(texts, spans)]
 
     def _decide(self, texts, spans, X, rules, emitted):
         """Drop the spans of elements judged absent; for elements judged present without a span,

@@ -44,7 +44,12 @@ class Rules:
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
-        return self.add_place(text, self.add_harm(text, self.drop_harm_objects(text, self.trim(text, spans))))
+        return self.fallbacks(text, self.trim(text, spans))
+
+    def fallbacks(self, text: str, spans: list[Span]) -> list[Span]:
+        """Trimmed spans corrected and completed: harm stated as a 对象 dropped, then the 后果 and
+        地点 fallbacks."""
+        return self.add_place(text, self.add_harm(text, self.drop_harm_objects(text, spans)))
 
     def drop_harm_objects(self, text: str, spans: list[Span]) -> list[Span]:
         """A 对象 is a unit, post or person: a span that states a harm ("一名儿童险些坠落") is not one

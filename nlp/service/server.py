@@ -51,7 +51,7 @@ def app_from_env():
 def build(data: Path, model: str | None = None, models: Path | None = None, users: Path | None = None,
           tokens: Path | None = None, loopback: bool = True, secure_cookie: bool = False, base: Path | None = None):
     """The app with the verified model loaded once and warmed up (used by serve.py, tests, bench)."""
-    from nlp.cli import ensure_model
+    from nlp.cli_common import ensure_model
     from nlp.pipeline import Annotator
     from nlp.registry import Registry
     from nlp.service.app import create_app
@@ -108,7 +108,7 @@ def serve(
         loopback = is_loopback(host)
         typer.echo("正在加载并校验模型……", err=True)
         if workers > 1:  # check and (on first use) train here once; each worker loads the same version
-            from nlp.cli import ensure_model
+            from nlp.cli_common import ensure_model
             from nlp.registry import Registry
 
             _auth(data, users, tokens, loopback)
