@@ -22,15 +22,30 @@ from nlp.errors import UserError
 _ANNOTATOR = None  # set in the parent before forking workers; each worker inherits it
 
 
-def _work(frame, column, fmt=None, tally=None):
+def _work(frame, column, fmt=None, tally=None, dedupe: int = 0):
     """One chunk in a worker: labels, and (for text outputs) the rows already rendered and
-    counted, so only a string and a few counts travel back to the parent."""
+    counted, so only a string and a few counts travel back to the parent. ``dedupe``: also the
+    chunk's repeat-search details (1; 2: with the normalised texts, for the clue base)."""
     out = _ANNOTATOR.annotate(frame, column)
-    if fmt is None:
-        return out
-    from nlp.io import render_rows
+    if fmt is not None:
+        from nlp.io import render_rows
 
-    return [str(c) for c in out.columns], render_rows(out, fmt), tally.count(out)
+        out = [str(c) for c in out.columns], render_rows(out, fmt), tally.count(out)
+    if not dedupe:
+        return out
+    from nlp.dedupe.batch import details
+
+    return out, details(frame[column].tolist(), with_norms=dedupe == 2)
+
+
+class _Done:
+    """A result computed in this process, read like a pool's AsyncResult."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
 
 
 def check_chunk(chunk, column: str, source: Path, by: tuple[str, ...] = ()) -> None:
@@ -96,31 +111,45 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
     writer = TableWriter(target, highlight=(QUALITY, LOW), wide=(column,))
     bar = tqdm(unit="条", desc="分类", delay=2, file=sys.stderr, dynamic_ncols=True)
     pool = None
-    repeats = _repeats(source, column, chunk_size, base) if dedupe else None
+    repeats = _repeats(source, column, chunk_size, base, target) if dedupe else None
     try:
         with writer:
             chunks = read_chunks(source, chunk_size, options)
             said: set = set()
             pending: collections.deque = collections.deque()
+            # 0: no repeat search; 1: repeat search; 2: also look each report up in the clue base
+            search = 0 if repeats is None else 1 if repeats.base is None else 2
+
+            def put(res) -> None:
+                """A classified chunk: written now, or held until the repeat columns are known."""
+                if isinstance(res, pd.DataFrame):
+                    res = repeats.collect(res) if repeats is not None else res
+                    tally.add(res)
+                else:
+                    columns, text, counts = res
+                    tally.merge(counts)
+                    res = (columns, text)
+                if repeats is not None:
+                    repeats.hold(res)
+                elif isinstance(res, pd.DataFrame):
+                    writer.write(res)
+                else:
+                    writer.write_rendered(*res)
 
             def drain(block: bool):
                 while pending and (block or len(pending) >= 2 * max(workers, 1)):
                     rows_in, res = pending.popleft()
-                    res = res if isinstance(res, pd.DataFrame) else res.get()
-                    if isinstance(res, pd.DataFrame):
-                        res = repeats.collect(res) if repeats is not None else res
-                        writer.write(res)
-                        tally.add(res)
-                    else:
-                        columns, text, counts = res
-                        writer.write_rendered(columns, text)
-                        tally.merge(counts)
+                    res = res.get()
+                    if search:
+                        res, found = res
+                        repeats.take(found)
+                    put(res)
                     bar.update(rows_in)
 
             # Workers render text rows themselves when every chunk has the same columns
             # (CSV and Excel inputs; JSONL lines may differ in their keys).
             fmt = writer.fmt if writer.renders_text and file_format(source) != "jsonl" else None
-            fmt = None if repeats is not None and repeats.base is not None else fmt  # labels go to the base
+            fmt = None if search == 2 else fmt  # the labels go to the base
             first = next(chunks, None)
             second = next(chunks, None)
             if second is not None and workers > 1:
@@ -129,21 +158,26 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
                 if repeats is not None:
                     repeats.warm_up()
                 pool = mp.get_context("fork").Pool(workers)
-            if repeats is not None:
-                repeats.prepare(pool, check=lambda c: check_chunk(c, column, source), workers=workers)
             for chunk in itertools.chain([c for c in (first, second) if c is not None], chunks):
                 column, _ = _columns(annotator, chunk, column, said)
                 check_chunk(chunk, column, source, by)
                 n_in += len(chunk.frame)
-                frame = repeats.annotate(chunk.frame) if repeats is not None else chunk.frame
+                frame = repeats.annotate(chunk) if repeats is not None else chunk.frame
                 if pool is None:
-                    pending.append((len(frame), annotator.annotate(frame, column)))
+                    pending.append((len(frame), _Done(_work(frame, column, fmt, tally, search))))
                 else:
-                    pending.append((len(frame), pool.apply_async(_work, (frame, column, fmt, tally))))
+                    pending.append((len(frame), pool.apply_async(_work, (frame, column, fmt, tally, search))))
                 drain(block=False)
             drain(block=True)
             if n_in == 0:
                 raise UserError(f"输入文件 {source} 只有表头，没有数据行。")
+            if repeats is not None:
+                repeats.finish(workers if pool is not None else 1)
+                for item in repeats.held(fmt):
+                    if isinstance(item, pd.DataFrame):
+                        writer.write(item)
+                    else:
+                        writer.write_rendered(*item)
             notes = options.notes(column) if options is not None else []
             writer.summary = tally.rows_for_table(tax) + [[note] for note in notes]
             writer.sheets = tally.cross_tables(tax)
@@ -151,6 +185,8 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
         bar.close()
         if pool is not None:
             pool.terminate()
+        if repeats is not None:
+            repeats.close()
     if repeats is not None and repeats.base is not None:
         added = repeats.store()
         _say(f"已存入线索库 {base}：新增 {added} 条，库中共 {len(repeats.base)} 条。")
@@ -181,9 +217,9 @@ def _header_column(source: Path, chunk_size: int, options) -> Optional[str]:
     return column
 
 
-def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path]):
+def _repeats(source: Path, column: str, chunk_size: int, base: Optional[Path], target: Path):
     from nlp.dedupe.base import ClueBase
     from nlp.dedupe.batch import BatchDedupe
 
-    return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None)
+    return BatchDedupe(source, column, chunk_size, ClueBase(base) if base is not None else None, target=target)
 

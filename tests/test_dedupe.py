@@ -200,3 +200,56 @@ def test_pairs_scored_in_forked_processes_give_the_same_matches(pairs):
     assert {a: [b for b, _ in m] for a, m in forked.items()} == {a: [b for b, _ in m] for a, m in alone.items()}
     assert matcher.scores.keys() == scores.keys()
     assert all(abs(matcher.scores[k] - v) < 1e-9 for k, v in scores.items())
+
+
+def test_batch_signatures_equal_datasketch():
+    """The MinHash of a whole batch at once gives datasketch's own values (bases stay compatible)."""
+    from datasketch import MinHash
+
+    from nlp.dedupe import settings
+    from nlp.dedupe.fingerprint import canonical, fingerprinter
+
+    fp = fingerprinter(**settings()["fingerprint"])
+    texts = ["青石村低保申请半年没人答复", "", "街", "的的的", "某县住建局2023年3月起拖延审批，群众多次白跑。",
+             "abc", "青石村低保申请半年没人答复"]
+    canons = [canonical(t) for t in texts]
+    got = fp.signatures(canons)
+    for canon, sig in zip(canons, got):
+        shingles = fp.shingles(canon)
+        if not shingles:
+            assert (sig == np.iinfo(np.uint64).max).all()
+            continue
+        want = MinHash.bulk([shingles], num_perm=fp.num_perm, seed=fp.seed)[0].hashvalues.astype(np.uint64)
+        assert np.array_equal(sig, want)
+
+
+def test_repeat_cells_are_filled_safely_and_no_spool_is_left(runner, trained, tmp_path, pairs):
+    """Ids that need quoting or would start a formula are written safely in the repeat cells; a
+    clue that contains something like the run's placeholder keeps its text; the spool files of
+    the single pass are gone after the run."""
+    a, _ = tellings(pairs, "G101")
+    texts = a[:3] + ["⟦0123456789abcdefG0⟧ 这是一条线索原文，不能被改写。"]
+    ids = ["=1+1", "A,1", 'B"2', "C3"]
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": ids, "text": texts}).to_csv(src, index=False)
+    for suffix in (".csv", ".jsonl", ".xlsx"):
+        out = tmp_path / f"out{suffix}"
+        r = run_classify(runner, src, "-o", out, "--models", trained, "--dedupe", "--chunk-size", "2")
+        assert r.exit_code == 0, r.output
+        if suffix == ".csv":
+            df = pd.read_csv(out, dtype=str, keep_default_na=False)
+        elif suffix == ".jsonl":
+            df = pd.read_json(out, lines=True, dtype=False).astype(object).fillna("")
+        else:
+            df = pd.read_excel(out, dtype=str).fillna("")
+        assert df["text"].tolist()[3] == texts[3]
+        similar = "|".join(df["相似线索"].tolist())
+        assert "A,1(" in similar or 'B"2(' in similar
+        if suffix == ".csv":  # what a spreadsheet opens never starts a formula
+            assert not any(str(v).startswith("=") for v in df["相似线索"])
+        if suffix == ".xlsx":
+            from openpyxl import load_workbook
+
+            assert all(c.data_type != "f" for row in load_workbook(out).worksheets[0].iter_rows() for c in row)
+        assert "⟦" not in "".join(df["重复组"].tolist() + df["相似线索"].tolist())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv", "out.jsonl", "out.xlsx"]

@@ -165,11 +165,10 @@ class ClueBase:
         rows = self.db.execute(f"SELECT id, digest, text, elements, date, run FROM reports WHERE rid IN ({marks})",
                                best).fetchall()
         verifier = self.matcher.verifier
+        rows = [r for r in rows if not ((exclude_run and r[5] == self.run) or (r[0], r[1]) == exclude)]
+        others = verifier.docs([canonical(r[2], normalized=True) for r in rows], [json.loads(r[3]) for r in rows])
         found = []
-        for rid_id, digest, norm, elements, date, run in rows:
-            if (exclude_run and run == self.run) or (rid_id, digest) == exclude:
-                continue
-            other = verifier.doc(canonical(norm, normalized=True), json.loads(elements))
+        for (rid_id, _, norm, _, date, _), other in zip(rows, others):
             sim = verifier.similarity(doc, other)
             if sim >= verifier.threshold:
                 found.append({"id": rid_id, "similarity": round(sim, 2), "text": norm, "date": date})

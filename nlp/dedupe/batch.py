@@ -1,22 +1,29 @@
-"""``classify.py --dedupe [--base PATH]``: 重复组 and 相似线索 columns for a batch.
+"""``classify.py --dedupe [--base PATH]``: 重复组 and 相似线索 columns for a batch, in the
+classification pass itself.
 
-Before the classification pass the input is read twice more, in chunks (memory stays bounded):
-
-1. fingerprints: each chunk's MinHash signatures (in the worker processes when there are any);
-   the parent keeps only the signatures (64 integers a report) and the ids;
-2. verification: the reports in a candidate pair (and, with a base, every report) are read
-   again, normalised and their elements extracted (in the workers); the parent keeps the
-   normalised text and elements of the reports in a candidate pair only, verifies the pairs and
-   groups them; with a base, each report is looked up in it as it comes.
-
-The classification pass then gets the two columns with each chunk. With ``--base`` the batch is
-added to the base after the output file is complete, one transaction a chunk (a re-run after a
-killed run adds what is missing and never adds a report twice).
+Each chunk is classified and fingerprinted in the same worker task (``details``: MinHash
+signatures and verification documents of its reports), so the input is read and normalised once.
+The repeat columns of a report are only known once every report has been fingerprinted, so until
+then the classified rows wait in a private spool file beside the output, with a placeholder in
+each repeat cell (a token with a random key of this run, so no text of a clue can pose as one).
+The parent keeps the signatures (64 integers a report) and spools the documents; after the last
+chunk it finds the candidate pairs, reads back the documents of the reports in a pair, verifies
+and groups them, and writes the spooled rows with the placeholders filled in. With ``--base`` each
+report is looked up in the base as its chunk comes back, and the batch is added to the base after
+the output file is complete, one transaction a chunk (a re-run after a killed run adds what is
+missing and never adds a report twice). The spool files are removed whatever happens.
 """
 
 from __future__ import annotations
 
-import collections
+import csv
+import io
+import json
+import os
+import pickle
+import re
+import secrets
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,24 +37,21 @@ ID_COLUMNS = ("id", "编号", "线索编号")
 GROUP, SIMILAR, EARLIER = "重复组", "相似线索", "既往相似线索"
 ROW = "_dedupe_row"
 LABELS = ("质量", "维度", "作为类型", "东丽类别", "盐山类别")
+_KIND = {GROUP: "G", SIMILAR: "S", EARLIER: "E"}
 
 _MATCHER: Matcher | None = None  # set in the parent before the workers fork
 
 
-def _norms(texts) -> list[str]:
+def details(texts: list, with_norms: bool = False):
+    """(signatures, verification documents, normalised texts or None) of a chunk's reports (in
+    a worker: the matcher is the one the parent set before forking)."""
     from nlp.normalize import normalize
 
-    return [normalize(t if isinstance(t, str) else str(t)) for t in texts]
-
-
-def _signatures(texts: list) -> np.ndarray:
-    return _MATCHER.fingerprinter.signatures([canonical(t, normalized=True) for t in _norms(texts)])
-
-
-def _details(texts: list) -> list[tuple[str, object]]:
-    """(normalised text, verification document) of each text, built once (in a worker)."""
+    norms = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
+    canons = [canonical(t, normalized=True) for t in norms]
     verifier = _MATCHER.verifier
-    return [(t, verifier.doc(canonical(t, normalized=True), verifier.elements(t))) for t in _norms(texts)]
+    docs = verifier.docs(canons, verifier.elements_many(norms))
+    return _MATCHER.fingerprinter.signatures(canons), docs, norms if with_norms else None
 
 
 def row_ids(chunk, source: Path) -> list[str]:
@@ -60,19 +64,54 @@ def row_ids(chunk, source: Path) -> list[str]:
     return numbers
 
 
+class _Spool:
+    """Pickled items appended to a private temporary file beside ``target``, read back in order."""
+
+    def __init__(self, target: Path, what: str):
+        from nlp.tempfiles import prefix
+
+        fd, name = tempfile.mkstemp(prefix=prefix(target), suffix=".tmp", dir=target.parent)  # 0600
+        self.path = Path(name)
+        self.fh = os.fdopen(fd, "w+b")
+        self.what = what
+
+    def add(self, item) -> None:
+        pickle.dump(item, self.fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def items(self):
+        self.fh.flush()
+        self.fh.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.fh)  # our own file of this run, private to this user
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self.fh.close()
+        self.path.unlink(missing_ok=True)
+
+
 class BatchDedupe:
     """The repeat columns of one batch run (see the module docstring)."""
 
-    def __init__(self, source: Path, column: str, chunk_size: int, base=None, matcher: Matcher | None = None):
+    def __init__(self, source: Path, column: str, chunk_size: int, base=None, matcher: Matcher | None = None,
+                 target: Path | None = None):
         self.source, self.column, self.chunk_size, self.base = source, column, chunk_size, base
         self.matcher = matcher or (base.matcher if base is not None else Matcher.default())
         self.show = int(settings()["search"]["show"])
         self.ids: list[str] = []
+        self.sigs: list[np.ndarray] = []
         self.group: dict[int, int] = {}
         self.matches: dict[int, list[tuple[int, float]]] = {}
         self.earlier: dict[int, list[dict]] = {}
         self.labels: dict[int, dict] = {}
+        self.key = secrets.token_hex(8)
+        self._token = re.compile(f"⟦{self.key}([GSE])(\\d+)⟧")
         self._offset = 0
+        where = Path(target) if target is not None else Path(tempfile.gettempdir()) / "dedupe"
+        self.docs = _Spool(where, "docs")
+        self.rows = _Spool(where, "rows")
         global _MATCHER
         _MATCHER = self.matcher  # before the workers fork: they inherit it
 
@@ -81,88 +120,45 @@ class BatchDedupe:
         self.matcher.prepare(["某县民政局2023年3月起对低保申请长期不予答复，造成群众多次白跑。"])
         return self
 
-    @staticmethod
-    def _map(pool, fn, items, window: int = 4):
-        """fn over items in order, in the pool's workers with at most ``window`` chunks in flight."""
-        if pool is None:
-            yield from map(fn, items)
-            return
-        pending: collections.deque = collections.deque()
-        for item in items:
-            pending.append(pool.apply_async(fn, (item,)))
-            if len(pending) >= window:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
+    def close(self) -> None:
+        self.docs.close()
+        self.rows.close()
 
-    def _chunks(self):
-        from nlp.io import read_chunks
-
-        return read_chunks(self.source, self.chunk_size)
-
-    def prepare(self, pool=None, check=None, workers: int = 1) -> None:
-        """Passes 1 and 2 (module docstring); ``check(chunk)`` validates each input chunk;
-        ``workers``: the processes of ``pool`` (the candidate pairs are scored in as many)."""
-        sigs = []
-
-        def texts_of(chunk):
-            if check is not None:
-                check(chunk)
-            self.ids.extend(row_ids(chunk, self.source))
-            return chunk.frame[self.column].tolist()
-
-        for s in self._map(pool, _signatures, (texts_of(c) for c in self._chunks())):
-            sigs.append(s)
-        if not sigs:
-            return
-        sigs = np.concatenate(sigs)
-        cands = self.matcher.candidates(sigs)
-        need = set(cands) if self.base is None else None
-        docs: dict[int, object] = {}
-
-        picked: collections.deque = collections.deque()
-
-        def wanted():
-            start = 0
-            for chunk in self._chunks():
-                texts = chunk.frame[self.column].tolist()
-                keep = [i for i in range(len(texts)) if need is None or start + i in need]
-                picked.append([start + i for i in keep])
-                start += len(texts)
-                yield [texts[i] for i in keep]
-
-        for found in self._map(pool, _details, wanted()):
-            for row, detail in zip(picked.popleft(), found):
-                if self.base is not None and detail[0]:
-                    self._look_up(row, sigs[row], detail)
-                if row in cands:  # kept only for the verification of the batch's own pairs
-                    docs[row] = detail[1]
-        self.matches = self.matcher.verify(cands, docs, workers=workers if pool is not None else 1)
-        self.group = groups(self.matches, self.matcher.scores, self.matcher.verifier.threshold)
-
-    def _look_up(self, row: int, sig, detail) -> None:
-        from nlp.dedupe.base import digest
-
-        norm, doc = detail
-        found = self.base.similar_prepared(sig, doc, self.show, exclude_run=True,
-                                          exclude=(self.ids[row], digest(norm)))
-        if found:
-            self.earlier[row] = found
-
-    # ------------------------------------------------------------ columns
-    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The chunk's input rows with the repeat columns (chunks in input order)."""
+    # ------------------------------------------------------- before a chunk goes out
+    def annotate(self, chunk) -> pd.DataFrame:
+        """The chunk's input rows with a placeholder in each repeat column (chunks in input order)."""
+        frame = chunk.frame
+        self.ids.extend(row_ids(chunk, self.source))
         rows = range(self._offset, self._offset + len(frame))
         self._offset += len(frame)
         frame = frame.copy()
-        frame[GROUP] = [f"G{self.group[r]:04d}" if r in self.group else "" for r in rows]
-        frame[SIMILAR] = ["|".join(f"{self.ids[b]}({s:.2f})" for b, s in self.matches.get(r, [])[:self.show])
-                          for r in rows]
+        for column in (GROUP, SIMILAR) + ((EARLIER,) if self.base is not None else ()):
+            frame[column] = [f"⟦{self.key}{_KIND[column]}{r}⟧" for r in rows]
         if self.base is not None:
-            frame[EARLIER] = ["|".join(f"{m['id']}({m['similarity']:.2f})" for m in self.earlier.get(r, []))
-                              for r in rows]
             frame[ROW] = list(rows)
         return frame
+
+    # ------------------------------------------------------- as a chunk comes back
+    def take(self, found) -> None:
+        """A chunk's ``details`` (in input order): keep the signatures, spool the documents and,
+        with a base, look each report up in it."""
+        sigs, docs, norms = found
+        start = sum(len(s) for s in self.sigs)
+        self.sigs.append(sigs)
+        self.docs.add((start, docs))
+        if self.base is not None:
+            from nlp.dedupe.base import digest
+
+            for i, (sig, doc, norm) in enumerate(zip(sigs, docs, norms)):
+                if norm:
+                    hits = self.base.similar_prepared(sig, doc, self.show, exclude_run=True,
+                                                      exclude=(self.ids[start + i], digest(norm)))
+                    if hits:
+                        self.earlier[start + i] = hits
+
+    def hold(self, item) -> None:
+        """Spool a classified chunk: (columns, rendered text) or a frame."""
+        self.rows.add(item)
 
     def collect(self, out: pd.DataFrame) -> pd.DataFrame:
         """Keep the labels of each input row (first output row) for the base; drop the row column."""
@@ -172,10 +168,47 @@ class BatchDedupe:
             self.labels.setdefault(int(row), {k: str(v) for k, v in rec.items() if str(v) not in ("", "nan")})
         return out.drop(columns=[ROW])
 
+    # ------------------------------------------------------- after the last chunk
+    def finish(self, workers: int = 1) -> None:
+        """Candidate pairs, verification (documents of the reports in a pair only), groups."""
+        if not self.sigs:
+            return
+        cands = self.matcher.candidates(np.concatenate(self.sigs))
+        docs: dict[int, object] = {}
+        for start, chunk_docs in self.docs.items():
+            docs.update((start + i, d) for i, d in enumerate(chunk_docs) if start + i in cands)
+        self.matches = self.matcher.verify(cands, docs, workers=workers)
+        self.group = groups(self.matches, self.matcher.scores, self.matcher.verifier.threshold)
+
+    def value(self, kind: str, row: int) -> str:
+        if kind == "G":
+            return f"G{self.group[row]:04d}" if row in self.group else ""
+        if kind == "S":
+            return "|".join(f"{self.ids[b]}({s:.2f})" for b, s in self.matches.get(row, [])[:self.show])
+        return "|".join(f"{m['id']}({m['similarity']:.2f})" for m in self.earlier.get(row, []))
+
+    def held(self, fmt: str | None):
+        """The spooled chunks with the repeat cells filled: (columns, text) or frames."""
+        for item in self.rows.items():
+            if isinstance(item, pd.DataFrame):
+                for column in (GROUP, SIMILAR, EARLIER):
+                    if column in item.columns:
+                        item[column] = [self._fill_cell(v) for v in item[column].tolist()]
+                yield item
+            else:
+                columns, text = item
+                yield columns, self._token.sub(lambda m: _escape(self.value(m[1], int(m[2])), fmt), text)
+
+    def _fill_cell(self, v) -> str:
+        m = self._token.fullmatch(str(v))
+        return self.value(m[1], int(m[2])) if m else v
+
     def store(self) -> int:
         """Add the batch to the base, one transaction a chunk."""
+        from nlp.io import read_chunks
+
         added, offset = 0, 0
-        for chunk in self._chunks():
+        for chunk in read_chunks(self.source, self.chunk_size):
             texts = chunk.frame[self.column].tolist()
             reports = [{"id": self.ids[offset + i], "text": t if isinstance(t, str) else str(t),
                         "labels": self.labels.get(offset + i, {})} for i, t in enumerate(texts)]
@@ -195,3 +228,18 @@ class BatchDedupe:
         if self.base is not None:
             line += f"\n与线索库中既往线索相似的 {len(self.earlier)} 条，见“{EARLIER}”列。"
         return line
+
+
+def _escape(value: str, fmt: str | None) -> str:
+    """A cell's text as ``render_rows`` would have written it in ``fmt`` (csv, tsv or jsonl)."""
+    if not value:
+        return ""
+    if fmt == "jsonl":
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    from nlp.writers import formula_risk
+
+    if formula_risk(value):
+        value = "'" + value
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="").writerow([value])
+    return out.getvalue()

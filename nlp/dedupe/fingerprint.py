@@ -4,7 +4,7 @@ Two reports of one matter are told in other words, so the fingerprint is built t
 re-telling: the text is normalised (Traditional -> Simplified, NFKC, ...), numbers are written
 one way (三月 / 3月 / 2024.3 -> 2024年3月; 两万元 -> 20000元), punctuation and spaces go, and
 the shingles are character bigrams of what is left, minus the bigrams nearly every clue has
-(the ``common_bigrams`` most frequent ones of the corpus, ``nlp/data/dedupe.toml``). The MinHash is datasketch's; the banding
+(the ``common_bigrams`` most frequent ones of the corpus, ``nlp/data/dedupe.toml``). The MinHash is datasketch's (computed for a whole batch at once, same values); the banding
 (``bands`` x ``rows``) turns a signature into keys that an index (SQLite or a dict) can look up.
 """
 
@@ -80,6 +80,13 @@ class Fingerprinter:
         self.common = common
         self.seed = seed
 
+    def _common_codes(self) -> np.ndarray:
+        """The common bigrams as sorted integer codes (see ``_VectorMinHash._codes``)."""
+        if getattr(self, "_codes_of_common", None) is None:
+            self._codes_of_common = np.array(sorted((ord(g[0]) << 21) | ord(g[1]) for g in self.common if len(g) == 2),
+                                             dtype=np.int64)
+        return self._codes_of_common
+
     @property
     def num_perm(self) -> int:
         return self.bands * self.rows
@@ -92,15 +99,7 @@ class Fingerprinter:
 
     def signatures(self, canons: list[str]) -> np.ndarray:
         """(n, num_perm) uint64 MinHash values; an empty text gets all-max values."""
-        from datasketch import MinHash
-
-        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
-        sets = [self.shingles(c) for c in canons]
-        filled = [i for i, s in enumerate(sets) if s]
-        if filled:
-            hashes = MinHash.bulk([sets[i] for i in filled], num_perm=self.num_perm, seed=self.seed)
-            out[filled] = np.stack([h.hashvalues for h in hashes]).astype(np.uint64)
-        return out
+        return _bulk_minhash(self.num_perm, self.seed).signatures(canons, self)
 
     def band_keys(self, sigs: np.ndarray) -> np.ndarray:
         """(n, bands) signed 64-bit keys: band number and the band's values mixed together."""
@@ -116,6 +115,114 @@ class Fingerprinter:
     def jaccard(sig_a: np.ndarray, sigs: np.ndarray) -> np.ndarray:
         """Estimated Jaccard similarity of one signature with each of ``sigs``."""
         return (np.asarray(sigs) == np.asarray(sig_a)[None, :]).mean(axis=1)
+
+
+class _VectorMinHash:
+    """datasketch's MinHash (scheme affine32, sha1_hash32 of each shingle) for many texts at once.
+
+    The character bigrams of all texts are taken as integer codes in one array operation, each
+    distinct bigram is hashed once (and cached), and the permutations and minima run over the
+    whole batch instead of one small array a text. The first use checks the result against
+    ``MinHash.bulk`` and falls back to it if the two differ (another datasketch version)."""
+
+    cache_limit = 1 << 21  # bigram code -> hash entries kept
+    block = 200_000  # shingles permuted at once (bounds the temporary array)
+
+    def __init__(self, num_perm: int, seed: int):
+        from datasketch import MinHash
+
+        self.num_perm, self.seed = num_perm, seed
+        self.a, self.b = (np.asarray(x, dtype=np.uint32) for x in MinHash(num_perm=num_perm, seed=seed).permutations)
+        self.cache: dict[int, int] = {}
+        self.checked: bool | None = None
+
+    def signatures(self, canons: list[str], fp: "Fingerprinter") -> np.ndarray:
+        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+        if self.checked is None:
+            probe = ["青石村低保长期不予答复", "ab", "x", "", "街道街道街道", "某县住建局2023年3月起拖延审批"]
+            self.checked = bool(np.array_equal(self._fast(probe, fp), self._library(probe, fp)))
+        if canons:
+            out[:] = self._fast(canons, fp) if self.checked else self._library(canons, fp)
+        return out
+
+    def _library(self, canons: list[str], fp: "Fingerprinter") -> np.ndarray:
+        from datasketch import MinHash
+
+        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+        sets = [fp.shingles(c) for c in canons]
+        filled = [i for i, s in enumerate(sets) if s]
+        if filled:
+            hashes = MinHash.bulk([sets[i] for i in filled], num_perm=self.num_perm, seed=self.seed)
+            out[filled] = np.stack([h.hashvalues for h in hashes]).astype(np.uint64)
+        return out
+
+    def _codes(self, canons: list[str], fp: "Fingerprinter") -> tuple[np.ndarray, np.ndarray]:
+        """(document number, bigram code) of every distinct non-common bigram of each text;
+        a code is ``first char << 21 | second char``."""
+        lengths = np.fromiter(map(len, canons), dtype=np.int64, count=len(canons))
+        chars = np.frombuffer("".join(canons).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        doc = np.repeat(np.arange(len(canons)), lengths)
+        inside = doc[:-1] == doc[1:] if len(chars) else np.zeros(0, dtype=bool)
+        codes = ((chars[:-1] << 21) | chars[1:])[inside] if len(chars) else np.zeros(0, dtype=np.int64)
+        doc = doc[:-1][inside] if len(chars) else doc
+        common = fp._common_codes()
+        if len(common):
+            keep = ~np.isin(codes, common)
+            codes, doc = codes[keep], doc[keep]
+        pairs = np.sort(doc * (1 << 42) + codes)  # one entry per (text, bigram), texts in order
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+        return pairs >> 42, pairs & ((1 << 42) - 1)
+
+    def _hashes(self, codes: np.ndarray) -> np.ndarray:
+        from datasketch.hashfunc import sha1_hash32
+
+        cache = self.cache
+        if len(cache) > self.cache_limit:
+            cache.clear()
+        order = np.argsort(codes, kind="stable")
+        ranked = codes[order]
+        new = np.r_[True, ranked[1:] != ranked[:-1]] if len(ranked) else np.zeros(0, dtype=bool)
+        distinct = ranked[new]
+        inverse = np.empty(len(codes), dtype=np.int64)
+        inverse[order] = np.cumsum(new) - 1
+        for c in distinct.tolist():
+            if c not in cache:
+                cache[c] = sha1_hash32((chr(c >> 21) + chr(c & 0x1FFFFF)).encode("utf-8"))
+        values = np.fromiter(map(cache.__getitem__, distinct.tolist()), dtype=np.uint32, count=len(distinct))
+        return values[inverse]
+
+    def _fast(self, canons: list[str], fp: "Fingerprinter") -> np.ndarray:
+        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+        doc, codes = self._codes(canons, fp)
+        with np.errstate(over="ignore"):
+            hv = self._hashes(codes)
+            hv = hv ^ (hv >> np.uint32(16))  # MurmurHash3's 32-bit finaliser, as datasketch mixes
+            hv = hv * np.uint32(0x85EBCA6B)
+            hv = hv ^ (hv >> np.uint32(13))
+            hv = hv * np.uint32(0xC2B2AE35)
+            hv = hv ^ (hv >> np.uint32(16))
+            starts = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]]) if len(doc) else np.zeros(0, dtype=np.int64)
+            ends = np.r_[starts[1:], len(doc)]
+            first = 0
+            while first < len(starts):  # whole texts per block, at least one
+                last = max(int(np.searchsorted(starts, starts[first] + self.block, side="left")), first + 1)
+                lo, hi = starts[first], ends[last - 1]
+                phv = hv[lo:hi, None] * self.a[None, :] + self.b[None, :]  # wraps mod 2^32 like datasketch
+                out[doc[starts[first:last]]] = np.minimum.reduceat(phv, starts[first:last] - lo, axis=0)
+                first = last
+        # a non-empty text without a usable bigram (one character, or only common bigrams):
+        # its whole text is its shingle
+        done = np.zeros(len(canons), dtype=bool)
+        done[doc[starts]] = True
+        rest = [i for i, c in enumerate(canons) if c and not done[i]]
+        if rest:
+            out[rest] = self._library([canons[i] for i in rest], fp)
+        return out
+
+
+@lru_cache(maxsize=4)
+def _bulk_minhash(num_perm: int, seed: int) -> _VectorMinHash:
+    return _VectorMinHash(num_perm, seed)
 
 
 @lru_cache(maxsize=2)

@@ -52,7 +52,7 @@ class Matcher:
 
         norm = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
         canons = [canonical(t, normalized=True) for t in norm]
-        docs = [self.verifier.doc(c, self.verifier.elements(t)) for c, t in zip(canons, norm)]
+        docs = self.verifier.docs(canons, self.verifier.elements_many(norm))
         return self.fingerprinter.signatures(canons), docs
 
     def candidates(self, sigs: np.ndarray) -> dict[int, list[int]]:
@@ -83,7 +83,7 @@ class Matcher:
             pairs.append(rows[active].astype(np.int64) * n + rows[active + d])
         if not pairs:
             return {}
-        codes, counts = np.unique(np.concatenate(pairs), return_counts=True)
+        codes, counts = _unique(np.concatenate(pairs))
         codes, counts = codes[counts >= self.min_bands], counts[counts >= self.min_bands]
         a, b = codes // n, codes % n
         both = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([counts, counts])
@@ -100,8 +100,14 @@ class Matcher:
         """Row -> verified matches (row, similarity), most similar first. With ``workers`` > 1 and
         many pairs, the blocks of pairs are scored in that many forked processes (they share the
         documents with this one; only the scores travel back)."""
-        out: dict[int, list[tuple[int, float]]] = {}
-        keys = sorted({(min(a, b), max(a, b)) for a, others in cands.items() for b in others})
+        rows = np.fromiter(cands, dtype=np.int64, count=len(cands))
+        counts = np.fromiter((len(v) for v in cands.values()), dtype=np.int64, count=len(cands))
+        first = np.repeat(rows, counts)
+        other = np.fromiter((b for v in cands.values() for b in v), dtype=np.int64, count=int(counts.sum()))
+        n = int(max(first.max(initial=0), other.max(initial=0))) + 1
+        code = np.minimum(first, other) * n + np.maximum(first, other)
+        pairs, _ = _unique(code)  # every unordered pair once, in order
+        keys = list(zip((pairs // n).tolist(), (pairs % n).tolist()))
         parts = workers if workers > 1 and len(keys) >= 2 * self.parallel_pairs else 1
         size = max(1, -(-len(keys) // parts))
         blocks = [keys[s:s + size] for s in range(0, len(keys), size)]
@@ -115,15 +121,16 @@ class Matcher:
             _SCORING = None
         else:
             scored = [self._score(docs, block) for block in blocks]
-        done = self.scores = {}  # (a, b) -> similarity of every scored pair, a < b
-        for block, sims in zip(blocks, scored):
-            done.update(zip(block, sims.tolist()))
-        for a, others in cands.items():
-            for b in others:
-                key = (min(a, b), max(a, b))
-                if done[key] >= self.verifier.threshold:
-                    out.setdefault(a, []).append((b, done[key]))
-        return {a: sorted(m, key=lambda bs: (-bs[1], bs[0])) for a, m in out.items()}
+        sims = np.concatenate(scored) if scored else np.zeros(0)
+        self.scores = dict(zip(keys, sims.tolist()))  # (a, b) -> similarity of every scored pair, a < b
+        sim = sims[np.searchsorted(pairs, code)] if len(pairs) else np.zeros(0)
+        keep = sim >= self.verifier.threshold
+        first, other, sim = first[keep], other[keep], sim[keep]
+        order = np.lexsort((other, -sim, first))  # by row, most similar first, then row order
+        out: dict[int, list[tuple[int, float]]] = {}
+        for a, b, s in zip(first[order].tolist(), other[order].tolist(), sim[order].tolist()):
+            out.setdefault(a, []).append((b, s))
+        return out
 
     def _score(self, docs: dict[int, Doc], block: list[tuple[int, int]]) -> np.ndarray:
         scores = []
@@ -148,6 +155,15 @@ _SCORING = None  # (matcher, docs, blocks) while forked processes score blocks
 def _score_block(k: int) -> np.ndarray:
     matcher, docs, blocks = _SCORING
     return matcher._score(docs, blocks[k])
+
+
+def _unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and their counts (by sorting: numpy's hashing unique is slower here)."""
+    ranked = np.sort(values)
+    if not len(ranked):
+        return ranked, np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    return ranked[starts], np.diff(np.r_[starts, len(ranked)])
 
 
 def _rank_in_runs(values: np.ndarray) -> np.ndarray:

@@ -19,38 +19,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from nlp.dedupe.fingerprint import canonical, document_frequencies
+from nlp.dedupe.bulk import set_features
+from nlp.dedupe.docs import Doc, build_docs, cosine as _cosine, sparse_rows as _sparse_rows
+from nlp.dedupe.fingerprint import canonical
 
 FEATURES = ("词", "字", "罕见词", "名称", "对象", "地点", "时间", "年月", "数字")
 COMPARED = ("对象", "地点", "时间")
 _NUMBER = re.compile(r"\d+")
-_YEAR_MONTH = re.compile(r"(?:19|20)\d{2}年|(?<!\d)\d{1,2}月")
-
-
-@dataclass
-class Doc:
-    """What verification needs of one report; rebuilt cheaply from the stored canon and elements."""
-
-    canon: str
-    elements: dict
-    words: dict  # term -> tf-idf weight, unit length
-    chars: dict
-    numbers: frozenset
-    rare: frozenset  # words the corpus has (almost) never seen: names of people, places, units
-    names: frozenset  # (kind, name) of named places, units and people: (村, 青石村), (人:书记, 王)
-    dates: frozenset  # years and months stated
-
-
-@lru_cache(maxsize=2)
-def _idf(path: str | None) -> tuple[dict, float]:
-    n, df = document_frequencies(path)
-    return {t: math.log((n + 1) / (c + 1)) for t, c in df.items()}, math.log(n + 1)
 
 
 @lru_cache(maxsize=64)
@@ -58,41 +37,28 @@ def _pairs_index(n: int):
     return np.triu_indices(n)
 
 
-def _weights(counts: Counter, idf: dict, unseen: float) -> dict:
-    get = idf.get
-    w = {t: (1 + math.log(c)) * get(t, unseen) if c > 1 else get(t, unseen) for t, c in counts.items()}
-    norm = math.sqrt(sum(v * v for v in w.values())) or 1.0
-    return {t: v / norm for t, v in w.items()}
+@lru_cache(maxsize=1 << 16)
+def _grams(part: str) -> tuple:
+    return tuple({part[i:i + 2] for i in range(len(part) - 1)})
 
 
-def _cosine(a: dict, b: dict) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
-
-
-def _sparse_rows(weights: list[dict]):
-    """A CSR matrix with one row per weight dict (columns: the terms met, in order)."""
-    from scipy import sparse
-
-    vocab: dict = {}
-    lengths = np.fromiter((len(d) for d in weights), dtype=np.int64, count=len(weights))
-    total = int(lengths.sum())
-    cols = np.fromiter((vocab.setdefault(t, len(vocab)) for d in weights for t in d), dtype=np.int64, count=total)
-    vals = np.fromiter((v for d in weights for v in d.values()), dtype=np.float64, count=total)
-    return sparse.csr_matrix((vals, cols, np.r_[0, np.cumsum(lengths)]), shape=(len(weights), max(len(vocab), 1)))
+@lru_cache(maxsize=1 << 16)
+def _numbers(part: str) -> frozenset:
+    return frozenset(_NUMBER.findall(part))
 
 
 def _overlap(part: str, text: str) -> float:
     """Share of the character bigrams of ``part`` that occur in ``text``."""
-    grams = {part[i:i + 2] for i in range(len(part) - 1)}
-    return sum(g in text for g in grams) / len(grams) if grams else 0.0
+    grams = _grams(part)
+    return sum(map(text.__contains__, grams)) / len(grams) if grams else 0.0
 
 
 def _typed(x: frozenset, y: frozenset) -> float:
     """Named things grouped by kind (村, 局, a person's surname, ...): -1 when some kind is named
     in both texts with no name in common (another village, another unit), +1 when the kinds named
     in both agree, 0 when no kind is named in both."""
+    if not x or not y:
+        return 0.0
     kinds = {k for k, _ in x} & {k for k, _ in y}
     if not kinds:
         return 0.0
@@ -113,17 +79,12 @@ def _agreement(x: str, y: str, doc_x: Doc, doc_y: Doc, name: str) -> float:
     if not x or not y:
         return 0.0
     if name == "时间":
-        nx, ny = set(_NUMBER.findall(x)), set(_NUMBER.findall(y))
+        nx, ny = _numbers(x), _numbers(y)
         if nx and ny:
             return 1.0 if nx & ny else -1.0
         return 0.0
     v = max(_overlap(x, doc_y.canon), _overlap(y, doc_x.canon))
     return 2.0 * v - 1.0
-
-
-@lru_cache(maxsize=4)
-def _names(pattern: str) -> re.Pattern:
-    return re.compile(pattern or "(?!)")
 
 
 class Verifier:
@@ -162,18 +123,28 @@ class Verifier:
         found = self.extractor.extract(normalized) if normalized else {}
         return {k: canonical(found.get(k, "") or "") for k in COMPARED}
 
+    def elements_many(self, normalized: list[str]) -> list[dict]:
+        """``elements`` of many texts, extracted as one batch (the pattern extractor looks for the
+        compared elements only)."""
+        if getattr(self.extractor, "tagger", True) is None:
+            from nlp.elements.patterns import RegexExtractor
+
+            regex = RegexExtractor(self.extractor.tokenizer, self.extractor.patterns)
+            found = [regex.extract(t, only=COMPARED) if t else {} for t in normalized]
+        elif hasattr(self.extractor, "extract_many"):
+            found = self.extractor.extract_many(normalized)
+        else:
+            found = [self.extractor.extract(t) for t in normalized]
+        return [{k: canonical(f[k], normalized=True) if t and f.get(k) else "" for k in COMPARED}
+                for t, f in zip(normalized, found)]
+
+    def docs(self, canons: list[str], elements: list[dict]) -> list[Doc]:
+        """The verification documents of canonical texts and their elements (built as one batch)."""
+        return build_docs(canons, elements, self.tokenizer, self.df_path, self.rare_df, self.names,
+                          self.name_chars, self.persons)
+
     def doc(self, canon: str, elements: dict) -> Doc:
-        n, df = document_frequencies(self.df_path)
-        idf, unseen = _idf(self.df_path)
-        words = Counter("w:" + w for w in self.tokenizer.words(canon) if len(w) > 1 or w.isdigit())
-        chars = Counter("c:" + canon[i:i + 2] for i in range(len(canon) - 1))
-        numbers = frozenset(m for m in _NUMBER.findall(canon) if len(m) > 1 or m != "1")
-        rare = frozenset(w for w in words if df.get(w, 0) <= self.rare_df and not w[2:].isdigit())
-        names = {(m.group(1), m.group(0)[-self.name_chars:]) for m in _names(self.names).finditer(canon)}
-        names.update(("人:" + m.group(2), m.group(1)) for m in _names(self.persons).finditer(canon))
-        names = frozenset(names)
-        return Doc(canon, elements, _weights(words, idf, unseen), _weights(chars, idf, unseen), numbers, rare, names,
-                   frozenset(_YEAR_MONTH.findall(canon)))
+        return self.docs([canon], [elements])[0]
 
     def prepare(self, text: str) -> Doc:
         from nlp.normalize import normalize
@@ -210,7 +181,7 @@ class Verifier:
         if _cosine(a.chars, b.chars) < self.min_char_cosine:
             return 0.0  # too little in common to be one matter: no need for the other features
         z = float(np.dot(self.coef, self.expanded(a, b))) + self.intercept
-        return 1.0 / (1.0 + math.exp(-z))
+        return round(1.0 / (1.0 + math.exp(-z)), 12)  # rounded: the bulk path sums in another order
 
     def similarities(self, docs_a: list[Doc], docs_b: list[Doc]) -> np.ndarray:
         """``similarity`` of many pairs at once (the same values, computed in bulk)."""
@@ -236,11 +207,11 @@ class Verifier:
         same = np.array([canon[x] == canon[y] and bool(canon[x]) for x, y in zip(a.tolist(), b.tolist())], dtype=bool)
         live = np.flatnonzero(~same & (cos_c >= self.min_char_cosine))
         if len(live):
-            rest = np.array([self._set_features(docs[a[k]], docs[b[k]]) for k in live.tolist()], dtype=float)
+            rest = set_features(docs, a[live], b[live], _NUMBER)
             f = np.column_stack([cos_w[live], cos_c[live], rest])
             i, j = _pairs_index(f.shape[1])
             z = np.concatenate([f, f[:, i] * f[:, j]], axis=1) @ np.asarray(self.coef, dtype=float) + self.intercept
-            out[live] = 1.0 / (1.0 + np.exp(-z))
+            out[live] = np.round(1.0 / (1.0 + np.exp(-z)), 12)
         out[same] = 1.0
         return out
 

@@ -57,14 +57,17 @@ class RegexExtractor:
     tokenizer: Tokenizer
     patterns: str | None = None
 
-    def extract(self, text: str) -> dict[str, str]:
-        """Element name -> the first piece of text that shows it ("" when absent)."""
+    def extract(self, text: str, only: tuple[str, ...] | None = None) -> dict[str, str]:
+        """Element name -> the first piece of text that shows it ("" when absent); ``only``: look
+        for these elements alone (the others stay "")."""
         rules = self.__dict__.get("_rules")
         if rules is None:
             rules = self.__dict__["_rules"] = _load(str(self.patterns or data_path("elements.toml")))
         found = {name: "" for name in ELEMENTS}
         tags = None
         for name, patterns, pos, vague in rules:
+            if only is not None and name not in only:
+                continue
             for rx in patterns:  # in file order: the first pattern that matches gives the text
                 m = rx.search(text)
                 if m:
