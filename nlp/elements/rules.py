@@ -4,7 +4,9 @@
 - spans whose whole text is a known non-element dropped (时间 durations and vague periods such as
   一个多小时/长期/上班时间, fragments such as 对象“区某”, 地点“请组”, the reporter as 对象);
 - 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1);
-- 后果 falls back to a clause stating a physical harm or a narrow escape.
+- 后果 falls back to a clause stating a physical harm or a narrow escape;
+- 对象 falls back to a unit or post the tagger labelled otherwise or left out (``units.txt``): a 地点
+  that names a unit, the unit that opens an act or harm span, a lexicon word opening a clause.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from nlp.elements.patterns import ELEMENTS, load_rules
+from nlp.elements.units import Units
 
 Span = tuple[str, int, int]
 
@@ -27,6 +30,9 @@ class Rules:
     harm_words: re.Pattern | None
     harm_stops: str = ""
     harm_reach: int = 30
+    object_from: tuple[str, ...] = ()
+    object_words: bool = False
+    units: Units | None = None
 
     harm_scope = 4000  # characters searched for harm words (like the tagger's max_chars)
 
@@ -38,9 +44,11 @@ class Rules:
                          if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
         place = spec.get("place_from_object", {}).get("pattern")
         harm = spec.get("harm_clause", {})
+        obj = spec.get("object_fallback", {})
         return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
                    re.compile(place) if place else None, re.compile(harm["words"]) if harm.get("words") else None,
-                   str(harm.get("stops", "")), int(harm.get("reach", 30)))
+                   str(harm.get("stops", "")), int(harm.get("reach", 30)), tuple(obj.get("from", ())),
+                   bool(obj.get("words", False)), Units.load(_beside(path, obj["units"])) if obj.get("units") else None)
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
@@ -49,7 +57,32 @@ class Rules:
     def fallbacks(self, text: str, spans: list[Span]) -> list[Span]:
         """Trimmed spans corrected and completed: harm stated as a 对象 dropped, then the 后果 and
         地点 fallbacks."""
-        return self.add_place(text, self.add_harm(text, self.drop_harm_objects(text, spans)))
+        return self.add_place(text, self.add_harm(text, self.add_object(text, self.drop_harm_objects(text, spans))))
+
+    def add_object(self, text: str, spans: list[Span]) -> list[Span]:
+        """With no 对象 span, the first unit or post the tagger put elsewhere: a span of an element in
+        ``object_from`` that names a unit ("东渚区行政服务中心" as 地点) becomes the 对象; one that
+        opens with a unit ("县里一拖就是大半年") gives its head ("县里"). Else, with ``object_words``,
+        a lexicon word opening a clause outside every span ("，街道一直不管")."""
+        if self.units is None or any(s[0] == "对象" for s in spans):
+            return spans
+        reject = self.reject["对象"]
+        for k, (label, start, end) in enumerate(spans):
+            if label not in self.object_from:
+                continue
+            piece = text[start:end]
+            if self.units.whole.fullmatch(piece) and not (reject and reject.fullmatch(piece)):
+                return sorted(spans[:k] + [("对象", start, end)] + spans[k + 1:], key=lambda s: (s[1], s[2]))
+            m = self.units.head.match(piece)
+            if m and self.min_chars <= m.end() < len(piece) and not (reject and reject.fullmatch(m.group(0))):
+                rest = (label, start + m.end(), end)
+                return sorted(spans[:k] + [("对象", start, start + m.end())] + self.trim(text, [rest]) + spans[k + 1:],
+                              key=lambda s: (s[1], s[2]))
+        if self.object_words:
+            for m in self.units.word.finditer(text, 0, self.harm_scope):
+                if not any(a < m.end() and m.start() < b for _, a, b in spans):
+                    return sorted(spans + [("对象", m.start(), m.end())], key=lambda s: (s[1], s[2]))
+        return spans
 
     def drop_harm_objects(self, text: str, spans: list[Span]) -> list[Span]:
         """A 对象 is a unit, post or person: a span that states a harm ("一名儿童险些坠落") is not one
@@ -101,6 +134,15 @@ class Rules:
         if not m or m.end() < self.min_chars or (rx is not None and rx.fullmatch(m.group(0))):
             return spans
         return sorted(spans + [("地点", obj[1], obj[1] + m.end())], key=lambda s: (s[1], s[2]))
+
+
+def _beside(path: str | None, name: str) -> str:
+    """A data file named in the pattern file: relative to that file's folder."""
+    from pathlib import Path
+
+    from nlp.segment import data_path
+
+    return str(Path(path or data_path("elements.toml")).parent / name)
 
 
 def texts_of(text: str, spans: list[Span]) -> dict[str, list[str]]:
