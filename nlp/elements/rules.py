@@ -33,6 +33,8 @@ class Rules:
     object_from: tuple[str, ...] = ()
     object_words: bool = False
     units: Units | None = None
+    object_presence: float = 0.0
+    object_not_after: re.Pattern | None = None
 
     harm_scope = 4000  # characters searched for harm words (like the tagger's max_chars)
 
@@ -48,22 +50,25 @@ class Rules:
         return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
                    re.compile(place) if place else None, re.compile(harm["words"]) if harm.get("words") else None,
                    str(harm.get("stops", "")), int(harm.get("reach", 30)), tuple(obj.get("from", ())),
-                   bool(obj.get("words", False)), Units.load(_beside(path, obj["units"])) if obj.get("units") else None)
+                   bool(obj.get("words", False)), Units.load(_beside(path, obj["units"])) if obj.get("units") else None,
+                   float(obj.get("words_presence", 0.0)),
+                   re.compile(f"(?:{obj['not_after']})$") if obj.get("not_after") else None)
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
         return self.fallbacks(text, self.trim(text, spans))
 
-    def fallbacks(self, text: str, spans: list[Span]) -> list[Span]:
-        """Trimmed spans corrected and completed: harm stated as a 对象 dropped, then the 后果 and
-        地点 fallbacks."""
-        return self.add_place(text, self.add_harm(text, self.add_object(text, self.drop_harm_objects(text, spans))))
+    def fallbacks(self, text: str, spans: list[Span], words: bool = True) -> list[Span]:
+        """Trimmed spans corrected and completed: harm stated as a 对象 dropped, then the 对象, 后果
+        and 地点 fallbacks (``words``: the 对象 lexicon-word fallback may apply)."""
+        spans = self.add_object(text, self.drop_harm_objects(text, spans), words)
+        return self.add_place(text, self.add_harm(text, spans))
 
-    def add_object(self, text: str, spans: list[Span]) -> list[Span]:
+    def add_object(self, text: str, spans: list[Span], words: bool = True) -> list[Span]:
         """With no 对象 span, the first unit or post the tagger put elsewhere: a span of an element in
         ``object_from`` that names a unit ("东渚区行政服务中心" as 地点) becomes the 对象; one that
         opens with a unit ("县里一拖就是大半年") gives its head ("县里"). Else, with ``object_words``,
-        a lexicon word opening a clause outside every span ("，街道一直不管")."""
+        a lexicon word outside every span ("，街道一直不管"), not right after ``not_after``."""
         if self.units is None or any(s[0] == "对象" for s in spans):
             return spans
         reject = self.reject["对象"]
@@ -78,8 +83,11 @@ class Rules:
                 rest = (label, start + m.end(), end)
                 return sorted(spans[:k] + [("对象", start, start + m.end())] + self.trim(text, [rest]) + spans[k + 1:],
                               key=lambda s: (s[1], s[2]))
-        if self.object_words:
+        if self.object_words and words:
+            after = self.object_not_after
             for m in self.units.word.finditer(text, 0, self.harm_scope):
+                if after is not None and after.search(text, max(0, m.start() - 4), m.start()):
+                    continue
                 if not any(a < m.end() and m.start() < b for _, a, b in spans):
                     return sorted(spans + [("对象", m.start(), m.end())], key=lambda s: (s[1], s[2]))
         return spans

@@ -58,8 +58,8 @@ class Units:
 
     @cached_property
     def word(self) -> re.Pattern:
-        """A lexicon word standing alone (not inside a longer Chinese name)."""
-        return _compiled(f"(?<![{_HAN}])(?:{self._alt(self.words)})")
+        """A lexicon word (the longest where several begin at one place)."""
+        return _compiled(self._alt(self.words))
 
 
 def _compiled(pattern: str) -> re.Pattern:
