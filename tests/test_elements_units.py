@@ -53,6 +53,14 @@ def test_lexicon_word_opening_a_clause():
     assert not [s for s in rules.clean("个别干部作风不实", [("对象", 0, 4)]) if s[0] == "对象"]
 
 
+def test_place_cut_out_of_a_word_is_dropped():
+    rules = Rules.load()
+    text = "热线通报：其中区政府一家就有4件逾期"
+    assert not [s for s in rules.clean(text, [_at(text, "其中区", "地点")]) if s[0] == "地点"]
+    text = "在青石镇柳河村的村口"
+    assert _at(text, "青石镇柳河村", "地点") in rules.clean(text, [_at(text, "青石镇柳河村", "地点")])
+
+
 def test_reporting_formula_is_no_harm():
     rules = Rules.load()
     text = "来电人反映：小区路灯坏了"

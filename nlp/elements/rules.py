@@ -1,6 +1,7 @@
 """Post-processing of tagged element spans; the rules are data (``[rules]`` of ``elements.toml``).
 
 - ends trimmed of punctuation; spans shorter than ``min_chars`` dropped;
+- spans that end inside a word dropped (地点“其中区” of “其中区政府”);
 - spans whose whole text is a known non-element dropped (时间 durations and vague periods such as
   一个多小时/长期/上班时间, fragments such as 对象“区某”, 地点“请组”, the reporter as 对象);
 - 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1);
@@ -26,6 +27,7 @@ class Rules:
     min_chars: int
     strip: str
     reject: dict[str, re.Pattern | None]
+    cut: dict[str, re.Pattern]
     place_from_object: re.Pattern | None
     harm_words: re.Pattern | None
     harm_stops: str = ""
@@ -44,10 +46,11 @@ class Rules:
         spec = load_rules(path).get("rules", {})
         reject = {name: (re.compile("|".join(f"(?:{p})" for p in spec.get("reject", {}).get(name, [])))
                          if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
+        cut = {name: re.compile(p) for name, p in spec.get("cut", {}).items() if p}
         place = spec.get("place_from_object", {}).get("pattern")
         harm = spec.get("harm_clause", {})
         obj = spec.get("object_fallback", {})
-        return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject,
+        return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject, cut,
                    re.compile(place) if place else None, re.compile(harm["words"]) if harm.get("words") else None,
                    str(harm.get("stops", "")), int(harm.get("reach", 30)), tuple(obj.get("from", ())),
                    bool(obj.get("words", False)), Units.load(_beside(path, obj["units"])) if obj.get("units") else None,
@@ -126,6 +129,9 @@ class Rules:
                 continue
             rx = self.reject.get(label)
             if rx is not None and rx.fullmatch(text, start, end):
+                continue
+            cut = self.cut.get(label)  # the span ends inside a word ("其中区|政府", "副县|长")
+            if cut is not None and cut.match(text, end - 1):
                 continue
             out.append((label, start, end))
         return sorted(out, key=lambda s: (s[1], s[2]))
