@@ -49,7 +49,9 @@ def test_lexicon_word_opening_a_clause():
     rules = Rules.load()
     text = "楼下积水半个月了，街道一直不管"
     assert _at(text, "街道", "对象") in rules.clean(text, [])
-    # the reporter's own side and vague quantifiers are no 对象
+    # the reporter's own side and vague quantifiers are no 对象, not even inside another span
+    text = "我们村里的路坏了三年"
+    assert not [s for s in rules.clean(text, [_at(text, "村里的路坏了三年", "后果")]) if s[0] == "对象"]
     assert not [s for s in rules.clean("个别干部作风不实", [("对象", 0, 4)]) if s[0] == "对象"]
 
 
@@ -57,6 +59,9 @@ def test_place_cut_out_of_a_word_is_dropped():
     rules = Rules.load()
     text = "热线通报：其中区政府一家就有4件逾期"
     assert not [s for s in rules.clean(text, [_at(text, "其中区", "地点")]) if s[0] == "地点"]
+    # nor is a place taken from the start of a 对象 that cuts a post title ("某县分管副县|长")
+    text = "凤岭县分管副县长带队检查后没有下文"
+    assert not [s for s in rules.clean(text, [_at(text, "凤岭县分管副县长", "对象")]) if s[0] == "地点"]
     text = "在青石镇柳河村的村口"
     assert _at(text, "青石镇柳河村", "地点") in rules.clean(text, [_at(text, "青石镇柳河村", "地点")])
 

@@ -37,6 +37,7 @@ class Rules:
     units: Units | None = None
     object_presence: float = 0.0
     object_not_after: re.Pattern | None = None
+    place_cut: re.Pattern | None = None
 
     harm_scope = 4000  # characters searched for harm words (like the tagger's max_chars)
 
@@ -48,6 +49,7 @@ class Rules:
                          if spec.get("reject", {}).get(name) else None) for name in ELEMENTS}
         cut = {name: re.compile(p) for name, p in spec.get("cut", {}).items() if p}
         place = spec.get("place_from_object", {}).get("pattern")
+        place_cut = spec.get("place_from_object", {}).get("cut")
         harm = spec.get("harm_clause", {})
         obj = spec.get("object_fallback", {})
         return cls(int(spec.get("min_chars", 2)), str(spec.get("strip", "")), reject, cut,
@@ -55,7 +57,8 @@ class Rules:
                    str(harm.get("stops", "")), int(harm.get("reach", 30)), tuple(obj.get("from", ())),
                    bool(obj.get("words", False)), Units.load(_beside(path, obj["units"])) if obj.get("units") else None,
                    float(obj.get("words_presence", 0.0)),
-                   re.compile(f"(?:{obj['not_after']})$") if obj.get("not_after") else None)
+                   re.compile(f"(?:{obj['not_after']})$") if obj.get("not_after") else None,
+                   re.compile(place_cut) if place_cut else None)
 
     def clean(self, text: str, spans: list[Span]) -> list[Span]:
         """Spans kept after trimming and the reject rules, plus the fallbacks, in text order."""
@@ -74,9 +77,9 @@ class Rules:
         a lexicon word outside every span ("，街道一直不管"), not right after ``not_after``."""
         if self.units is None or any(s[0] == "对象" for s in spans):
             return spans
-        reject = self.reject["对象"]
+        reject, after = self.reject["对象"], self.object_not_after
         for k, (label, start, end) in enumerate(spans):
-            if label not in self.object_from:
+            if label not in self.object_from or (after is not None and after.search(text, max(0, start - 4), start)):
                 continue
             piece = text[start:end]
             if self.units.whole.fullmatch(piece) and not (reject and reject.fullmatch(piece)):
@@ -87,7 +90,6 @@ class Rules:
                 return sorted(spans[:k] + [("对象", start, start + m.end())] + self.trim(text, [rest]) + spans[k + 1:],
                               key=lambda s: (s[1], s[2]))
         if self.object_words and words:
-            after = self.object_not_after
             for m in self.units.word.finditer(text, 0, self.harm_scope):
                 if after is not None and after.search(text, max(0, m.start() - 4), m.start()):
                     continue
@@ -144,8 +146,10 @@ class Rules:
         if obj is None:
             return spans
         m = self.place_from_object.match(text[obj[1]:obj[2]])
-        rx = self.reject["地点"]
+        rx, cut = self.reject["地点"], self.place_cut
         if not m or m.end() < self.min_chars or (rx is not None and rx.fullmatch(m.group(0))):
+            return spans
+        if cut is not None and cut.match(text, obj[1] + m.end() - 1):  # "某县分管副县|长"
             return spans
         return sorted(spans + [("地点", obj[1], obj[1] + m.end())], key=lambda s: (s[1], s[2]))
 
