@@ -7,7 +7,8 @@
 - 地点 falls back to the county-or-below place name at the start of the 对象 (ELEMENTS.md rule 1);
 - 后果 falls back to a clause stating a physical harm or a narrow escape;
 - 对象 falls back to a unit or post the tagger labelled otherwise or left out (``units.txt``): a 地点
-  that names a unit, the unit that opens an act or harm span, a lexicon word opening a clause.
+  that names a unit, the unit that opens an act or harm span, else a lexicon word (where the row-level
+  presence model finds a 对象 likely; not after the reporter's side, the addressee or a quantifier).
 """
 
 from __future__ import annotations
