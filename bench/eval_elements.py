@@ -1,7 +1,11 @@
 """Element extraction: the trained tagger vs the regex extractor, on annotated rows held out by
-case note (GroupKFold), and the tagger's cost per clue.
+case note (GroupKFold), the junk/fragment probe (``bench/element_probe.tsv``) and the tagger's
+cost per clue.
 
-    python bench/eval_elements.py [--folds 5] [--annotations corpora/elements.jsonl]
+    python bench/eval_elements.py [--folds 5] [--rows train|all] [--annotations corpora/elements.jsonl]
+
+``--rows train`` (default) cross-validates on the train/dev rows only: the test split stays unseen
+by every choice made with this script (it is reported by ``train.py``).
 
 Writes bench/out/elements.json and prints the Chinese table used in the README.
 """
@@ -53,17 +57,29 @@ def speed(extractor: ElementExtractor, n: int = 4000) -> float:
     return (time.process_time() - started) / n * 1e6
 
 
+def probe(extractor: ElementExtractor) -> list[str]:
+    """The probe lines whose forbidden piece the extractor produces (element“piece”)."""
+    cases = [line.split("\t") for line in (ROOT / "bench" / "element_probe.tsv").read_text(encoding="utf-8").splitlines()
+             if line.strip() and not line.startswith("#")]
+    found = extractor.found_many([normalize(text) for text, _, _ in cases])
+    return [f"{el}“{piece}”" for (_, el, piece), f in zip(cases, found) if piece in f[el]]
+
+
 def main() -> None:
     from sklearn.model_selection import GroupKFold
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--rows", choices=("train", "all"), default="train",
+                    help="train: the train/dev rows only (the test split stays unseen); all: every row")
     ap.add_argument("--annotations", default=str(ROOT / "corpora" / "elements.jsonl"))
     args = ap.parse_args()
     path = Path(args.annotations)
     corpus_path = path.parent / "clues.csv"
     corpus = pd.read_csv(corpus_path, dtype=str, keep_default_na=False) if corpus_path.exists() else None
     ann = read_annotations([path], corpus)
+    if args.rows == "train":
+        ann = ann[ann["split"] != "test"].reset_index(drop=True)
     # the presence model reads the classifier's feature rows: those of the current model (TF-IDF,
     # fitted without labels; the held-out rows' element annotations are never seen)
     model = Registry().load()
@@ -74,15 +90,19 @@ def main() -> None:
                                          lambda texts: model.transform(texts, normalized=True), model.tokenizer_)
         results.append(compare(tagger, presence, model, ann.iloc[held]))
     result = pooled(results)
-    result.update({"folds": args.folds, "annotated_rows": len(ann), "seconds": round(time.time() - started, 1),
-                   "tagger_cpu_us_per_clue": round(speed(ElementExtractor(model.tokenizer_, tagger=tagger,
-                                                                          presence=presence, features=model)), 1)})
+    last = ElementExtractor(model.tokenizer_, tagger=tagger, presence=presence, features=model)
+    result.update({"folds": args.folds, "rows_used": args.rows, "annotated_rows": len(ann),
+                   "seconds": round(time.time() - started, 1), "probe_produced": probe(last),
+                   "tagger_cpu_us_per_clue": round(speed(last), 1)})
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "elements.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
-    note = (f"{len(ann)} 行要素标注，按案例分组 {args.folds} 折交叉验证（每行由没见过它所在案例的标注器预测）；"
+    which = "train/dev 部分的" if args.rows == "train" else ""
+    note = (f"{which}{len(ann)} 行要素标注，按案例分组 {args.folds} 折交叉验证（每行由没见过它所在案例的标注器预测）；"
             "“规则”为旧的正则提取。")
     print("\n".join(markdown(result, note)))
+    print(f"\n碎片探针：{len(result['probe_produced'])} 处不该有的片段" +
+          (f"（{'、'.join(result['probe_produced'])}）" if result["probe_produced"] else ""))
     print(f"\n标注器每条线索 CPU 用时 {result['tagger_cpu_us_per_clue']} 微秒（1,000 条一批）。")
 
 

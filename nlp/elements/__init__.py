@@ -49,19 +49,23 @@ class ElementExtractor:
         rules = Rules.load(self.patterns)
         emitted = self.tagger.emissions(texts)
         spans = [rules.trim(t, s) for t, s in zip(texts, self.tagger.spans_from(*emitted))]
-        if self.presence is not None and self.features is not None and texts:
-            spans = self._decide(texts, spans, X, rules, emitted)
-        return [rules.fallbacks(t, s) for t, s in zip(texts, spans)]
+        if self.presence is None or self.features is None or not texts:
+            return [rules.fallbacks(t, s) for t, s in zip(texts, spans)]
+        X = self.features.transform(texts, normalized=True) if X is None else X
+        proba = self.presence.predict_proba(X)
+        spans = self._decide(texts, spans, proba, rules, emitted)
+        # the lexicon fallback of 对象 only where the row-level view also finds a 对象 likely
+        likely = (proba[:, ELEMENTS.index("对象")] >= rules.object_presence).tolist()
+        return [rules.fallbacks(t, s, words=w) for t, s, w in zip(texts, spans, likely)]
 
-    def _decide(self, texts, spans, X, rules, emitted):
+    def _decide(self, texts, spans, proba, rules, emitted):
         """Drop the spans of elements judged absent; for elements judged present without a span,
         decode those rows again with more bias on them."""
         from nlp.elements.presence import present_matrix
         from nlp.elements.tagger import element_bias
 
-        X = self.features.transform(texts, normalized=True) if X is None else X
         found = present_matrix(spans)
-        keep = self.presence.decide(self.presence.predict_proba(X), found)
+        keep = self.presence.decide(proba, found)
         spans = [[s for s in sp if keep[i, ELEMENTS.index(s[0])]] for i, sp in enumerate(spans)]
         need = keep & ~found
         rows = np.flatnonzero(need.any(axis=1))

@@ -3,7 +3,8 @@
 Each character gets one integer key per template (the character, its neighbours, character
 bigrams, its character classes, its word's boundary position B/M/E/S, the word's and its
 neighbours' part-of-speech tags from :class:`nlp.segment.Tokenizer`, the word itself, and
-whether each pattern of ``nlp/data/elements.toml`` begins or continues there). Keys are hashed
+whether each pattern of ``nlp/data/elements.toml`` begins or continues there, and whether a word of
+the unit lexicon ``nlp/data/units.txt`` does). Keys are hashed
 into ``2**bits`` buckets: the CRF learns a weight row per bucket, and inference is a gather.
 
 The texts of a batch are joined with ``SEP`` (two "。"), which no pattern or word crosses, and a
@@ -18,6 +19,7 @@ from operator import itemgetter
 import numpy as np
 
 from nlp.elements.patterns import ELEMENTS, feature_patterns
+from nlp.elements.units import Units
 from nlp.segment import Tokenizer
 
 SEP = "。。"
@@ -63,13 +65,17 @@ class CharFeatures:
     bits : log2 of the number of hash buckets.
     max_chars : characters of each text that are tagged (elements come early; keeps a
         100k-character text cheap).
+    units : path of the unit lexicon (a feature column); ``None``: none (the features of model
+        versions trained before the lexicon).
     """
 
-    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, bits: int = 18, max_chars: int = 4000):
+    def __init__(self, tokenizer: Tokenizer, patterns: str | None = None, bits: int = 18, max_chars: int = 4000,
+                 units: str | None = None):
         self.tokenizer = tokenizer
         self.patterns = patterns
         self.bits = bits
         self.max_chars = max_chars
+        self.units = units
 
     @property
     def none_bucket(self) -> int:
@@ -78,7 +84,8 @@ class CharFeatures:
 
     def template_names(self) -> list[str]:
         present = {name for name, _ in feature_patterns(self.patterns)}
-        return list(BASE_TEMPLATES) + [f"patterns:{name}" for name in ELEMENTS if name in present]
+        lexicon = ["units"] if getattr(self, "units", None) else []
+        return list(BASE_TEMPLATES) + [f"patterns:{name}" for name in ELEMENTS if name in present] + lexicon
 
     def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(buckets [characters x templates], start row of each text, length of each text).
@@ -130,7 +137,10 @@ class CharFeatures:
         for name, rx in feature_patterns(self.patterns):
             hits = matched.setdefault(name, [])
             hits.append(_spans(rx, joined))
-        return cols + [_element_column(matched[name], n) for name in ELEMENTS if name in matched]
+        cols += [_element_column(matched[name], n) for name in ELEMENTS if name in matched]
+        if getattr(self, "units", None):  # absent in the features of older model versions
+            cols.append(_element_column([_spans(rx, joined) for rx in Units.load(self.units).feature_patterns], n))
+        return cols
 
     def _words(self, joined: str, cp: np.ndarray):
         """Per character: B/M/E/S position in its word, the word's POS, its neighbours' POS and

@@ -18,7 +18,7 @@ import numpy as np
 
 from nlp.elements.features import CharFeatures
 from nlp.elements.patterns import ELEMENTS
-from nlp.segment import Tokenizer
+from nlp.segment import Tokenizer, data_path
 
 LABELS = ("O",) + tuple(f"{p}-{e}" for e in ELEMENTS for p in ("B", "I"))
 _FORBIDDEN = -1e4  # score of a transition BIO does not allow (O -> I-x, B-x -> I-y ...)
@@ -47,6 +47,7 @@ class ElementTagger:
     max_chars : characters of each text that are tagged.
     backend : segmentation backend when no tokenizer is given to ``fit``.
     patterns : path of the element pattern file (features); default the bundled one.
+    units : name of the unit lexicon in ``nlp/data`` (a feature), or a path; ``None``: none.
     default_bias : added to the scores of every element label (recall of presence: a missed
         element makes the officer ask for what the reporter already said); ``bias_`` holds the
         bias per label, which ``nlp.elements.fitting`` tunes per element on held-out folds.
@@ -54,7 +55,7 @@ class ElementTagger:
 
     def __init__(self, c1: float = 0.05, c2: float = 0.01, max_iterations: int = 120, bits: int = 18,
                  max_chars: int = 4000, backend: str = "auto", patterns: str | None = None,
-                 default_bias: float = 0.5):
+                 default_bias: float = 0.5, units: str | None = "units.txt"):
         self.c1 = c1
         self.c2 = c2
         self.max_iterations = max_iterations
@@ -63,6 +64,7 @@ class ElementTagger:
         self.backend = backend
         self.patterns = patterns
         self.default_bias = default_bias
+        self.units = units
 
     # ------------------------------------------------------------------ fitting
     def fit(self, texts: list[str], spans: list[list[tuple[str, int, int]]], tokenizer: Tokenizer | None = None):
@@ -71,7 +73,9 @@ class ElementTagger:
 
         texts, spans = list(texts), list(spans)
         self.bias_ = element_bias([self.default_bias] * len(ELEMENTS))
-        self.features_ = CharFeatures(tokenizer or Tokenizer(self.backend), self.patterns, self.bits, self.max_chars)
+        units = str(data_path(self.units)) if self.units and os.sep not in self.units else self.units
+        self.features_ = CharFeatures(tokenizer or Tokenizer(self.backend), self.patterns, self.bits, self.max_chars,
+                                      units)
         buckets, rows, lens = self.features_.transform(list(texts))
         uniq, inv = np.unique(buckets, return_inverse=True)
         names = np.array(["" if b == self.features_.none_bucket else format(int(b), "x") for b in uniq], dtype=object)
@@ -193,12 +197,14 @@ def viterbi(E: np.ndarray, rows: np.ndarray, lens: np.ndarray, trans: np.ndarray
         score = (em[:, 0] + start).astype(np.float32)
         back = np.empty((len(idx), T, n_labels), dtype=np.int8)
         back[:] = np.arange(n_labels, dtype=np.int8)  # past its end a sequence stays where it is
+        base = np.arange(len(idx) * n_labels, dtype=np.int64) * n_labels  # flat (sequence, to) rows
         for t in range(1, T):
             s = running[t]
             cand = score[s:, None, :] + to_from  # [batch, to, from]
             best = cand.argmax(axis=2)
             back[s:, t] = best
-            score[s:] = np.take_along_axis(cand, best[:, :, None], axis=2)[:, :, 0] + em[s:, t]
+            # the maximum gathered at the argmax: a flat take (take_along_axis builds index grids)
+            score[s:] = cand.ravel().take(base[:best.size] + best.ravel()).reshape(best.shape) + em[s:, t]
         path = np.zeros((len(idx), T), dtype=np.int64)
         path[:, T - 1] = score.argmax(axis=1)
         at = np.arange(len(idx))
