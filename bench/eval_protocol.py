@@ -30,6 +30,8 @@ SETTINGS = {
     # every head the previous default's way (LinearSVC C=0.5, raw margins, no offsets); the exact previous
     # code's figures are in bench/out/protocol_old.json (run from the commit before heads.toml)
     "name-copies": dict(name_copies=True),
+    # the default without the encoder table (heads with "+embed" in heads.toml use their TF-IDF family)
+    "no-embed": dict(embed=False),
     "svm-uniform": dict(learner="svm", C=0.5, tune_offsets=False),
     "svm-uniform-off": dict(learner="svm", C=0.5, tune_offsets=True),
     "lr10": dict(learner="lr", C=10.0, tune_offsets=False),  # the plain baseline (liblinear, one-vs-rest)
