@@ -15,7 +15,8 @@ and scaled by ``ew``.
 
 Config keys on top of compare_learners': ``emb=1`` appends the dense block to the TF-IDF blocks;
 ``feat=e`` uses the embedding block alone; ``wt=tf``: words only (no character fall-back),
-each weighted (1 + log count) * SIF; ``ew=<weight>`` (default 1); ``pc=0`` keeps the first
+each weighted (1 + log count) * SIF; ``dim=<k>``: the table projected on its first k principal
+axes first (``dim`` blocks follow ``wt`` of the same config); ``ew=<weight>`` (default 1); ``pc=0`` keeps the first
 principal component; ``estack=1`` appends the out-of-fold margins of a head fitted on the
 embedding alone (weight ``sw``, default 0.3) instead of the block itself.
 Output: bench/out/encoders.json (same layout as learners.json) and a table.
@@ -107,7 +108,7 @@ class EmbeddingBlock:
     block, so the product can take the vectors from that block without segmenting again)."""
 
     def __init__(self, C: sp.csr_matrix, table: np.ndarray, train_mask: np.ndarray, a: float = 1e-3,
-                 Cw: sp.csr_matrix | None = None):
+                 Cw: sp.csr_matrix | None = None, dim: int = 0):
         Ctr = C[train_mask]
         df = np.asarray((Ctr > 0).sum(axis=0)).ravel()
         freq = np.asarray(Ctr.sum(axis=0)).ravel()
@@ -117,6 +118,11 @@ class EmbeddingBlock:
         if Cw is not None:
             C = Cw.copy()
             C.data = 1.0 + np.log(C.data)
+        self.dim = int(dim) if dim else 0
+        if self.dim:  # the table reduced to its first principal axes (over the words this split knows)
+            T = table[known] - table[known].mean(axis=0)
+            _, _, vt = np.linalg.svd(T, full_matrices=False)
+            table = (table - table[known].mean(axis=0)) @ vt[: self.dim].T
         W = C @ sp.diags(self.w)
         norm = np.asarray(W.sum(axis=1)).ravel()
         V = np.asarray(W @ table) / np.maximum(norm, 1e-12)[:, None]
@@ -195,12 +201,15 @@ def main() -> None:
         blocks = FeatureBlocks(words, texts, ~held)
         eb = EmbeddingBlock(C, table, ~held)
         ebw = EmbeddingBlock(C, table, ~held, Cw=Cw) if any(c.get("wt") == "tf" for c in configs.values()) else None
+        ebd = {int(c["dim"]): EmbeddingBlock(C, table, ~held, Cw=Cw if c.get("wt") == "tf" else None, dim=int(c["dim"]))
+               for c in configs.values() if c.get("dim")}
         tr, te = np.flatnonzero(~held), np.flatnonzero(held)
         for sid in args.heads.split(","):
             scheme = tax[sid]
             s_tr, s_te = scope(tax, sid, labels.iloc[tr]), scope(tax, sid, labels.iloc[te])
             for cname, cfg in configs.items():
-                E = (ebw if cfg.get("wt") == "tf" else eb).block(bool(cfg.get("pc", 1)), float(cfg.get("ew", 1.0)))
+                src = ebd[int(cfg["dim"])] if cfg.get("dim") else ebw if cfg.get("wt") == "tf" else eb
+                E = src.block(bool(cfg.get("pc", 1)), float(cfg.get("ew", 1.0)))
                 Etr, Ete = E[tr[s_tr]], E[te[s_te]]
                 if cfg.get("feat") == "e":
                     Xtr, Xte = sp.csr_matrix(Etr), sp.csr_matrix(Ete)

@@ -44,6 +44,8 @@ class TableEmbedding(BaseEstimator, TransformerMixin):
     encoder : "use", or a callable list[str] -> (n, d) array (tests, other encoders).
     a : SIF smoothing; a word's weight is a / (a + p(w)).
     remove_pc : remove the training rows' first principal component.
+    dims : keep the word vectors' first ``dims`` principal axes (0: all); the table product is the
+        cost of classification, so fewer dimensions are faster.
     batch : words per encoder call.
 
     ``fit(X, terms=..., idf=..., counts=...)``: X the words block of the training rows (n x V),
@@ -53,10 +55,11 @@ class TableEmbedding(BaseEstimator, TransformerMixin):
     float16), ``weights_`` (SIF weight / idf per column), ``mean_``, ``pc_``, ``dim_``.
     """
 
-    def __init__(self, encoder="use", a: float = 1e-3, remove_pc: bool = True, batch: int = 256):
+    def __init__(self, encoder="use", a: float = 1e-3, remove_pc: bool = True, dims: int = 0, batch: int = 256):
         self.encoder = encoder
         self.a = a
         self.remove_pc = remove_pc
+        self.dims = dims
         self.batch = batch
 
     def fit(self, X, y=None, terms=None, idf=None, counts=None):
@@ -72,6 +75,10 @@ class TableEmbedding(BaseEstimator, TransformerMixin):
         # (1 + log n) * sif, and the row's norm cancels in the weighted mean.
         self.columns_ = words.astype(np.int64)
         self.weights_ = (sif / np.asarray(idf, dtype=np.float64)[words]).astype(np.float32)
+        if 0 < self.dims < vectors.shape[1]:  # the first principal axes of the word vectors only
+            centred = vectors - vectors.mean(axis=0)
+            _, _, vt = np.linalg.svd(centred, full_matrices=False)
+            vectors = centred @ vt[: self.dims].T
         self.table_ = vectors.astype(np.float16)
         self.dim_ = int(vectors.shape[1])
         self.mean_ = np.zeros(self.dim_, dtype=np.float32)
@@ -119,7 +126,8 @@ def fit_table(features, texts: list[str], X, settings: dict, heads: list[str]) -
         raise ValueError("the words TF-IDF block must come first")
     n = len(vec.vocabulary_)
     try:
-        table = TableEmbedding(encoder=settings["encoder"], a=settings["a"], remove_pc=settings["remove_pc"])
+        table = TableEmbedding(encoder=settings["encoder"], a=settings["a"], remove_pc=settings["remove_pc"],
+                               dims=settings.get("dims", 0))
         return table.fit(X[:, :n], terms=vec.get_feature_names_out(), idf=vec.idf_,
                          counts=vec._generic_counts(texts)), ""
     except EncoderUnavailable as e:

@@ -23,8 +23,8 @@ KEYS = {"learner": str, "C": float, "alpha": float, "nb_base": str, "features": 
         "stack": list, "stack_weight": float, "thresholds": str, "embed_weight": float}
 DEFAULTS = {"learner": "svm", "C": 0.5, "alpha": 1e-5, "nb_base": "svm", "features": "all", "offsets": False,
             "stack": [], "stack_weight": 0.3, "thresholds": "f1", "embed_weight": 0.3}
-EMBED_KEYS = {"encoder": str, "a": float, "remove_pc": bool}
-EMBED_DEFAULTS = {"encoder": "use", "a": 1e-3, "remove_pc": True}
+EMBED_KEYS = {"encoder": str, "a": float, "remove_pc": bool, "dims": int}
+EMBED_DEFAULTS = {"encoder": "use", "a": 1e-3, "remove_pc": True, "dims": 0}
 FAMILIES = ("all", "words", "chars")
 
 

@@ -14,6 +14,19 @@ from nlp.embed import fit_table, words_columns
 from nlp.heads.config import feature_family, load_embed_settings
 
 
+class Appended:
+    """Sparse features with dense columns appended, never joined into one matrix: ``A @ W`` is
+    ``X @ W[:n] + D @ W[n:]``, the product a linear head's ``decision_function`` takes."""
+
+    def __init__(self, X, D: np.ndarray):
+        self.X, self.D = X, D
+        self.shape = (X.shape[0], X.shape[1] + D.shape[1])
+
+    def __matmul__(self, W):
+        n = self.X.shape[1]
+        return np.asarray(self.X @ W[:n]) + self.D @ W[n:]
+
+
 class InputsMixin:
     def _fit_embedding(self, norm: list[str], X) -> None:
         """The encoder table when a head asks for it; without the encoder those heads fall back to
@@ -32,16 +45,21 @@ class InputsMixin:
         table = getattr(self, "embedding_", None)
         return None if table is None else table.transform(X[:, :words_columns(self.features_)])
 
-    def _stacked(self, sid: str, X, Z: np.ndarray | None, E: np.ndarray | None = None):
+    def _stacked(self, sid: str, X, Z: np.ndarray | None, E: np.ndarray | None = None, joined: bool = True):
         """A head's input: the shared features, the table's text vectors (heads with "+embed"), the
-        scores of stacked heads."""
+        scores of stacked heads. ``joined=False`` (prediction): the dense columns stay beside the
+        sparse matrix (``Appended``), which is all a linear head needs and much cheaper than joining."""
         s = getattr(self, "settings_", {}).get(sid, {})
-        parts = [X]
+        dense = []
         if E is not None and feature_family(s.get("features", "all"))[1]:
-            parts.append(sp.csr_matrix(E * s["embed_weight"]))
+            dense.append(E * s["embed_weight"])
         if Z is not None:
-            parts.append(sp.csr_matrix(Z * s["stack_weight"]))
-        return sp.hstack(parts).tocsr() if len(parts) > 1 else X
+            dense.append(Z * s["stack_weight"])
+        if not dense:
+            return X
+        if not joined:
+            return Appended(X, np.hstack(dense) if len(dense) > 1 else dense[0])
+        return sp.hstack([X] + [sp.csr_matrix(D) for D in dense]).tocsr()
 
     def _train_stack(self, sid: str, X) -> np.ndarray | None:
         """Stacked inputs of every training row: the sources' out-of-fold scores."""
@@ -57,11 +75,11 @@ class InputsMixin:
         for sid in self.schemes_:
             srcs = [x for x in settings.get(sid, {}).get("stack", []) if x in self.schemes_]
             if srcs:
-                Z = np.hstack([scores.get(x) if x in scores else self._scores_of(x, self._stacked(x, X, None, E))
-                               for x in srcs])
-                out[sid] = self._stacked(sid, X, Z, E)
+                Z = np.hstack([scores.get(x) if x in scores else
+                               self._scores_of(x, self._stacked(x, X, None, E, joined=False)) for x in srcs])
+                out[sid] = self._stacked(sid, X, Z, E, joined=False)
             elif E is not None and feature_family(settings.get(sid, {}).get("features", "all"))[1]:
-                out[sid] = self._stacked(sid, X, None, E)
+                out[sid] = self._stacked(sid, X, None, E, joined=False)
             else:
                 out[sid] = X
         return out
