@@ -11,21 +11,22 @@ decision offsets (single-label) or thresholds (维度), and serve as the stacked
 
 It knows nothing of files or the command line: ``fit(texts, labels)``, ``predict(texts)``,
 ``predict_proba(texts)``, ``explain(X, predicted)``. Learners: ``nlp.heads.learners``; decision
-rules: ``nlp.heads.decisions``; fitting on grouped folds: ``nlp.heads.fitting``; evidence: ``nlp.heads.evidence``.
+rules: ``nlp.heads.decisions``; fitting on grouped folds: ``nlp.heads.fitting``; each head's input
+(encoder table vectors, stacked scores): ``nlp.heads.inputs``; evidence: ``nlp.heads.evidence``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from nlp.features import make_features
-from nlp.heads.config import load_head_settings
+from nlp.heads.config import feature_family, load_head_settings
 from nlp.heads.decisions import decide_multi, logit, tune_offsets, tune_thresholds
 from nlp.heads.evidence import EvidenceMixin, display_names, evidence_terms
 from nlp.heads.fitting import FittingMixin, _sigmoid_of
+from nlp.heads.inputs import InputsMixin
 from nlp.heads.evidence import EVIDENCE_POOL  # noqa: F401  (public name kept)
 from nlp.heads.learners import Head
 from nlp.names import drop_placeholders
@@ -35,12 +36,12 @@ from nlp.taxonomy import GOOD, LOW, QUALITY, Scheme, Taxonomy, load_taxonomy
 
 # Bumped when a model file of older code would decide differently: the registry then rebuilds the
 # default model on first use (nlp.registry.library_versions).
-MODEL_FORMAT = "heads-2"
+MODEL_FORMAT = "heads-3"
 
 __all__ = ["ClueClassifier", "Head", "MODEL_FORMAT"]
 
 
-class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
+class ClueClassifier(FittingMixin, InputsMixin, EvidenceMixin, BaseEstimator):
     """Multi-head classifier of clues and bulletin text.
 
     Parameters
@@ -61,6 +62,8 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
         same fold group), so a name does not move a label. Off by default: under the protocol it
         lowered label flips on renaming (9.1% -> 7.9%) but cost 质量 3 points and 低质原因 3 points
         cross-writer.
+    embed : heads whose ``features`` end in "+embed" get the encoder table's text vectors
+        (``nlp.embed``); False: every head without them (for comparisons).
     decision : "raw" chooses a single-label category by the class-balanced margins plus offsets
         (calibrated probabilities are still reported as confidence); "calibrated" by the probabilities.
     random_state : seed; the same data and seed give the same model.
@@ -73,7 +76,7 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
                  learner: str | None = None, C: float | None = None, calibration_folds: int = 3,
                  max_char_features: int | None = None, tune_offsets: bool | None = None, cues: bool = False,
                  placeholders: str = "drop", name_copies: bool = False, decision: str = "raw",
-                 random_state: int = 0):
+                 embed: bool = True, random_state: int = 0):
         self.taxonomy_path = taxonomy_path
         self.backend = backend
         self.heads_path = heads_path
@@ -86,6 +89,7 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
         self.placeholders = placeholders
         self.name_copies = name_copies
         self.decision = decision
+        self.embed = embed
         self.random_state = random_state
 
     # ------------------------------------------------------------------ settings
@@ -97,6 +101,8 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
             if self.learner is not None:
                 s["learner"] = "lr" if self.learner == "logreg" else self.learner
                 s["features"], s["stack"] = "all", []
+            if not self.embed:
+                s["features"] = feature_family(s["features"])[0]
             if self.C is not None:
                 s["C"] = float(self.C)
             if self.tune_offsets is not None:
@@ -106,6 +112,7 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
         return out
 
     def _columns(self, family: str) -> np.ndarray | None:
+        family = feature_family(family)[0]
         if family == "all":
             return None
         prefix = {"words": "words__", "chars": "chars__"}[family]
@@ -149,6 +156,7 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
         self.features_ = make_features(self.tokenizer_, self.taxonomy_, max_chars=self.max_char_features,
                                        cues=self.cues)
         X = self.features_.fit_transform(norm).tocsr()
+        self._fit_embedding(norm, X)
         labels = labels.fillna("").astype(str)
         self.heads_: dict[str, Head | dict[str, Head]] = {}
         self.schemes_: list[str] = []
@@ -165,7 +173,7 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
             self._fit_scheme(scheme, X, labels, rows, groups, shift)
             self.schemes_.append(scheme.id)
         self.schemes_ = [s for s in self.taxonomy_.ids if s in self.schemes_]  # taxonomy order
-        del self._oof
+        del self._oof, self._E
         self.feature_names_ = display_names(self.features_)
         self.evidence_terms_ = evidence_terms()
         return self
@@ -196,21 +204,11 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
         # A multi-label cell may be legitimately empty ("no dimension"); single ones must be set.
         return in_scope if scheme.multi else (in_scope & has)
 
-    def _stacked(self, sid: str, X, Z: np.ndarray | None):
-        if Z is None:
-            return X
-        return sp.hstack([X, sp.csr_matrix(Z * self.settings_[sid]["stack_weight"])]).tocsr()
-
-    def _train_stack(self, sid: str, X) -> np.ndarray | None:
-        """Stacked inputs of every training row: the sources' out-of-fold scores."""
-        srcs = [s for s in self.settings_[sid]["stack"] if s in self._oof]
-        return np.hstack([self._oof[s] for s in srcs]) if srcs else None
-
     def _fit_scheme(self, scheme: Scheme, X, labels: pd.DataFrame, rows: np.ndarray, groups, shift) -> None:
         sid = scheme.id
         s = self.settings_[sid]
         Z = self._train_stack(sid, X)
-        Xs = self._stacked(sid, X, Z)
+        Xs = self._stacked(sid, X, Z, self._E)
         Xr, g = Xs[rows], groups[rows]
         if scheme.multi:
             codes = scheme.code_list
@@ -263,29 +261,6 @@ class ClueClassifier(FittingMixin, EvidenceMixin, BaseEstimator):
     def transform(self, texts, normalized: bool = False):
         norm = list(texts) if normalized else [normalize(str(t)) for t in texts]
         return self.features_.transform(self._feature_texts(norm))
-
-    def _inputs(self, X) -> dict[str, object]:
-        """Each head's input rows: the shared features, plus the scores of stacked heads."""
-        settings = getattr(self, "settings_", {})
-        out: dict[str, object] = {}
-        scores: dict[str, np.ndarray] = {}
-        for sid in self.schemes_:
-            srcs = [x for x in settings.get(sid, {}).get("stack", []) if x in self.schemes_]
-            if srcs:
-                Z = np.hstack([scores.get(x) if x in scores else self._scores_of(x, X) for x in srcs])
-                out[sid] = self._stacked(sid, X, Z)
-            else:
-                out[sid] = X
-        return out
-
-    def _scores_of(self, sid: str, X) -> np.ndarray:
-        """The stacked representation of a head's scores (as in training)."""
-        head = self.heads_[sid]
-        if isinstance(head, dict):
-            return np.column_stack([h.scores(X)[:, 1] if h.estimator is not None else np.zeros(X.shape[0])
-                                    for h in (head[c] for c in self.taxonomy_[sid].code_list if c in head)])
-        d = head.scores(X)
-        return d[:, 1:] if d.shape[1] == 2 else d
 
     def predict_proba(self, texts, normalized: bool = False, X=None) -> dict[str, np.ndarray]:
         """Scheme id -> (n, n_codes) probabilities in ``taxonomy[scheme].code_list`` order.

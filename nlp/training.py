@@ -52,6 +52,15 @@ def fit_on(df: pd.DataFrame, taxonomy: Taxonomy, seed: int, backend: str, taxono
     return model
 
 
+def embed_info(model) -> dict:
+    """What the version's encoder table is (nlp/embed.py), or why it has none."""
+    table = getattr(model, "embedding_", None)
+    if table is None:
+        return {"words": 0, "note": getattr(model, "embed_note_", "")}
+    return {"encoder": table.encoder if isinstance(table.encoder, str) else "custom",
+            "words": int(table.table_.shape[0]), "dims": int(table.dim_)}
+
+
 def row_groups(df: pd.DataFrame) -> list[str]:
     """Calibration groups: rows rewritten from one case note form one group, other rows their own."""
     case = df["case"].fillna("").astype(str) if "case" in df.columns else pd.Series([""] * len(df), index=df.index)
@@ -75,6 +84,8 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
     log(f"训练中：train {int((df['split'] == 'train').sum())} 行，dev {int((df['split'] == 'dev').sum())} 行，"
         f"test {len(test)} 行（只用于评估）……")
     model = fit_on(df, taxonomy, seed, backend, taxonomy_path)
+    if getattr(model, "embed_note_", ""):
+        log(model.embed_note_)  # the encoder is missing: heads with "+embed" were trained without the table
     evaluation = evaluate(model, test["text"].tolist(), test[cols]) if len(test) else {"rows": 0, "heads": {}}
     # the element tagger is part of the version (pickled with the model, signed with it)
     model.element_tagger_, model.element_presence_, evaluation["elements"] = train_elements(df, corpus_path, model,
@@ -91,6 +102,7 @@ def build(corpus_path: str | Path | None = None, seed: int = DEFAULT_SEED, backe
         "test_rows": len(test),
         "heads": list(model.schemes_),
         "quality_temperature": getattr(model, "temperature_", {}).get(QUALITY, 1.0),
+        "embed_table": embed_info(model),
         "headline": headline(evaluation),
         **(note or {}),  # e.g. the corpus batch this version was trained with
     }
