@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from compare_learners import (HEADS, FeatureBlocks, estimator, fit_predict_multi,  # noqa: E402
+from compare_learners import (HEADS, FeatureBlocks, estimator, fit_predict_multi, print_table,  # noqa: E402
                               fit_predict_single, parse_config, save, scope, splits, stack_features)
 from nlp.corpus import read_corpus  # noqa: E402
 from nlp.names import drop_placeholders  # noqa: E402
@@ -241,17 +241,7 @@ def main() -> None:
                 preds[key][1].append(got)
         print(f"{name}: {time.time() - t1:.1f}s", flush=True)
         save(preds, results, tax, out)
-    for sid in args.heads.split(","):
-        print(f"\n{sid}  (macro-F1 / acc{' / micro' if tax[sid].multi else ''})")
-        for cname in configs:
-            r = results[sid][cname]
-            cells = []
-            for fam in ("cw", "g", "v"):
-                if fam in r:
-                    x = r[fam]
-                    micro = f"/{x['micro_f1']:.3f}" if "micro_f1" in x else ""
-                    cells.append(f"{fam} {x['macro_f1']:.3f}/{x['acc']:.3f}{micro}")
-            print(f"  {cname:34s} " + "  ".join(cells))
+    print_table(results, tax, args.heads.split(","), configs, width=34)
 
 
 if __name__ == "__main__":

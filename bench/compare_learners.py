@@ -306,7 +306,12 @@ def main() -> None:
         print(f"{name}: {time.time() - t1:.1f}s", flush=True)
         save(preds, results, tax, out)  # after every split: partial figures can be read while it runs
     save(preds, results, tax, out)
-    for sid in args.heads.split(","):
+    print_table(results, tax, args.heads.split(","), configs)
+
+
+def print_table(results: dict, tax, heads: list[str], configs, width: int = 28) -> None:
+    """Per head, one line a setting: macro-F1 / accuracy (/ micro-F1) of each split family."""
+    for sid in heads:
         print(f"\n{sid}  (macro-F1 / acc{' / micro' if tax[sid].multi else ''})")
         for cname in configs:
             r = results[sid][cname]
@@ -316,7 +321,7 @@ def main() -> None:
                     x = r[fam]
                     micro = f"/{x['micro_f1']:.3f}" if "micro_f1" in x else ""
                     cells.append(f"{fam} {x['macro_f1']:.3f}/{x['acc']:.3f}{micro}")
-            print(f"  {cname:28s} " + "  ".join(cells))
+            print(f"  {cname:{width}s} " + "  ".join(cells))
 
 
 if __name__ == "__main__":
