@@ -67,13 +67,12 @@ def row_ids(chunk, source: Path) -> list[str]:
 class _Spool:
     """Pickled items appended to a private temporary file beside ``target``, read back in order."""
 
-    def __init__(self, target: Path, what: str):
+    def __init__(self, target: Path):
         from nlp.tempfiles import prefix
 
         fd, name = tempfile.mkstemp(prefix=prefix(target), suffix=".tmp", dir=target.parent)  # 0600
         self.path = Path(name)
         self.fh = os.fdopen(fd, "w+b")
-        self.what = what
 
     def add(self, item) -> None:
         pickle.dump(item, self.fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -110,8 +109,8 @@ class BatchDedupe:
         self._token = re.compile(f"⟦{self.key}([GSE])(\\d+)⟧")
         self._offset = 0
         where = Path(target) if target is not None else Path(tempfile.gettempdir()) / "dedupe"
-        self.docs = _Spool(where, "docs")
-        self.rows = _Spool(where, "rows")
+        self.docs = _Spool(where)  # verification documents, read back for the candidate rows
+        self.rows = _Spool(where)  # classified rows with placeholders in the repeat cells
         global _MATCHER
         _MATCHER = self.matcher  # before the workers fork: they inherit it
 

@@ -12,6 +12,7 @@ import numpy as np
 from scipy import sparse
 
 from nlp.dedupe.docs import Doc, ids, sparse_rows
+from nlp.dedupe.fingerprint import bigram_codes, distinct_bigrams
 
 COMPARED = ("对象", "地点", "时间")
 
@@ -84,8 +85,8 @@ def _agreement(docs: list[Doc], a: np.ndarray, b: np.ndarray, name: str, number)
         return np.where(both & stated_nums, np.where(_shared(nums, nums, a, b) > 0, 1.0, -1.0), 0.0)
     # element bigrams and text bigrams as codes (first char << 21 | second), one column space;
     # a text's distinct bigram codes are its character-vector ids (nlp.dedupe.docs)
-    elem = [np.array(sorted({(ord(v[i]) << 21) | ord(v[i + 1]) for i in range(len(v) - 1)}), dtype=np.int64)
-            for v in values]
+    owner, codes = distinct_bigrams(*bigram_codes(values))
+    elem = np.split(codes, np.searchsorted(owner, np.arange(1, len(values))))
     m = sparse_rows(elem + [ids(d.chars) for d in docs], binary=True)
     elem_rows, text_rows = m[:len(docs)], m[len(docs):]
     n_elem = _sizes(elem_rows)

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from nlp.dedupe.fingerprint import document_frequencies
+from nlp.dedupe.fingerprint import bigram_codes, document_frequencies
 
 UNSEEN = 1 << 40  # word ids at or above this are words the table does not have
 _NUMBER = re.compile(r"\d+")
@@ -142,12 +142,7 @@ def build_docs(canons: list[str], elements: list[dict], tokenizer, df_path: str 
         return np.where(hit, t.char_idf[at] if len(t.char_idf) else 0.0, t.unseen)
 
     words = _weighted(np.asarray(owners, dtype=np.int64), np.asarray(ids, dtype=np.int64), word_idf, len(canons))
-    lengths = np.fromiter(map(len, canons), dtype=np.int64, count=len(canons))
-    codes = np.frombuffer("".join(canons).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    owner = np.repeat(np.arange(len(canons)), lengths)
-    inside = owner[:-1] == owner[1:] if len(codes) else np.zeros(0, dtype=bool)
-    bigrams = ((codes[:-1] << 21) | codes[1:])[inside] if len(codes) else _EMPTY_IDS
-    chars = _weighted(owner[:-1][inside] if len(codes) else _EMPTY_IDS, bigrams, char_idf, len(canons))
+    chars = _weighted(*bigram_codes(canons), char_idf, len(canons))
     name_rx, person_rx = _names(names), _names(persons)
     out = []
     for i, canon in enumerate(canons):

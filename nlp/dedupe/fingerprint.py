@@ -117,6 +117,25 @@ class Fingerprinter:
         return (np.asarray(sigs) == np.asarray(sig_a)[None, :]).mean(axis=1)
 
 
+def bigram_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(text number, code) of every character bigram of each text, in order; a code is
+    ``first char << 21 | second char`` (a bigram as one integer, the same in every process)."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    chars = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    if len(chars) < 2:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    inside = owner[:-1] == owner[1:]
+    return owner[:-1][inside], ((chars[:-1] << 21) | chars[1:])[inside]
+
+
+def distinct_bigrams(owner: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``bigram_codes`` with each (text, bigram) once, texts in order and codes ascending."""
+    pairs = np.sort(owner * (1 << 42) + codes)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    return pairs >> 42, pairs & ((1 << 42) - 1)
+
+
 class _VectorMinHash:
     """datasketch's MinHash (scheme affine32, sha1_hash32 of each shingle) for many texts at once.
 
@@ -137,13 +156,10 @@ class _VectorMinHash:
         self.checked: bool | None = None
 
     def signatures(self, canons: list[str], fp: "Fingerprinter") -> np.ndarray:
-        out = np.full((len(canons), self.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
         if self.checked is None:
             probe = ["青石村低保长期不予答复", "ab", "x", "", "街道街道街道", "某县住建局2023年3月起拖延审批"]
             self.checked = bool(np.array_equal(self._fast(probe, fp), self._library(probe, fp)))
-        if canons:
-            out[:] = self._fast(canons, fp) if self.checked else self._library(canons, fp)
-        return out
+        return self._fast(canons, fp) if self.checked else self._library(canons, fp)
 
     def _library(self, canons: list[str], fp: "Fingerprinter") -> np.ndarray:
         from datasketch import MinHash
@@ -159,19 +175,12 @@ class _VectorMinHash:
     def _codes(self, canons: list[str], fp: "Fingerprinter") -> tuple[np.ndarray, np.ndarray]:
         """(document number, bigram code) of every distinct non-common bigram of each text;
         a code is ``first char << 21 | second char``."""
-        lengths = np.fromiter(map(len, canons), dtype=np.int64, count=len(canons))
-        chars = np.frombuffer("".join(canons).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        doc = np.repeat(np.arange(len(canons)), lengths)
-        inside = doc[:-1] == doc[1:] if len(chars) else np.zeros(0, dtype=bool)
-        codes = ((chars[:-1] << 21) | chars[1:])[inside] if len(chars) else np.zeros(0, dtype=np.int64)
-        doc = doc[:-1][inside] if len(chars) else doc
+        doc, codes = bigram_codes(canons)
         common = fp._common_codes()
         if len(common):
             keep = ~np.isin(codes, common)
             codes, doc = codes[keep], doc[keep]
-        pairs = np.sort(doc * (1 << 42) + codes)  # one entry per (text, bigram), texts in order
-        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
-        return pairs >> 42, pairs & ((1 << 42) - 1)
+        return distinct_bigrams(doc, codes)
 
     def _hashes(self, codes: np.ndarray) -> np.ndarray:
         from datasketch.hashfunc import sha1_hash32

@@ -120,8 +120,8 @@ class Verifier:
 
     # ------------------------------------------------------------------ docs
     def elements(self, normalized: str) -> dict:
-        found = self.extractor.extract(normalized) if normalized else {}
-        return {k: canonical(found.get(k, "") or "") for k in COMPARED}
+        """The compared elements (canonical text, "" when absent) of one normalised text."""
+        return self.elements_many([normalized])[0]
 
     def elements_many(self, normalized: list[str]) -> list[dict]:
         """``elements`` of many texts, extracted as one batch (the pattern extractor looks for the
