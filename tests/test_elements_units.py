@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_classify
+from test_elements import _elements_of
 from nlp.elements.rules import Rules
 from nlp.elements.units import Units
 
@@ -73,10 +74,6 @@ def test_reporting_formula_is_no_harm():
 
 
 # ---------------------------------------------------------------- the default model, CLI
-def _elements_of(output: str) -> str:
-    return next((x for x in output.splitlines() if x.startswith("已具备要素")), "")
-
-
 @pytest.mark.parametrize("text,piece", [
     ("街道对积水问题一直不管", "对象“街道"),
     ("小区楼道灯坏了两个月，物业一直不修", "对象“物业"),
@@ -88,15 +85,3 @@ def test_informal_units_are_objects(runner, trained, text, piece):
     assert r.exit_code == 0, r.output
     assert piece in _elements_of(r.output), r.output
 
-
-@pytest.mark.parametrize("text,wrong", [
-    ("在社区服务站等了两个多小时，工作人员一直没来", "时间“两个多小时"),
-    ("村委会主任常年不在村里，有事找不到人", "时间“常年"),
-    ("某局窗口人员工作时间看视频", "时间“工作时间"),
-    ("部分干部作风漂浮，希望管一管", "对象“部分干部"),
-    ("来电人反映：小区门口的路灯坏了一个月没人修", "后果“来电人反映"),
-])
-def test_no_durations_or_fragments(runner, trained, text, wrong):
-    r = run_classify(runner, "--text", text, "--models", trained)
-    assert r.exit_code == 0, r.output
-    assert wrong not in _elements_of(r.output), r.output
