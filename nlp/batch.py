@@ -120,6 +120,13 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
             # 0: no repeat search; 1: repeat search; 2: also look each report up in the clue base
             search = 0 if repeats is None else 1 if repeats.base is None else 2
 
+            def emit(item) -> None:
+                """Write a frame, or (columns, rendered text) from a worker."""
+                if isinstance(item, pd.DataFrame):
+                    writer.write(item)
+                else:
+                    writer.write_rendered(*item)
+
             def put(res) -> None:
                 """A classified chunk: written now, or held until the repeat columns are known."""
                 if isinstance(res, pd.DataFrame):
@@ -131,10 +138,8 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
                     res = (columns, text)
                 if repeats is not None:
                     repeats.hold(res)
-                elif isinstance(res, pd.DataFrame):
-                    writer.write(res)
                 else:
-                    writer.write_rendered(*res)
+                    emit(res)
 
             def drain(block: bool):
                 while pending and (block or len(pending) >= 2 * max(workers, 1)):
@@ -174,10 +179,7 @@ def run_batch(annotator, source: Path, target: Path, column: Optional[str], work
             if repeats is not None:
                 repeats.finish(workers if pool is not None else 1)
                 for item in repeats.held(fmt):
-                    if isinstance(item, pd.DataFrame):
-                        writer.write(item)
-                    else:
-                        writer.write_rendered(*item)
+                    emit(item)
             notes = options.notes(column) if options is not None else []
             writer.summary = tally.rows_for_table(tax) + [[note] for note in notes]
             writer.sheets = tally.cross_tables(tax)
