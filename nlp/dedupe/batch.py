@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 
 from nlp.dedupe import settings
-from nlp.dedupe.fingerprint import canonical
 from nlp.dedupe.matcher import Matcher, groups
 
 ID_COLUMNS = ("id", "编号", "线索编号")
@@ -48,10 +47,8 @@ def details(texts: list, with_norms: bool = False):
     from nlp.normalize import normalize
 
     norms = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
-    canons = [canonical(t, normalized=True) for t in norms]
-    verifier = _MATCHER.verifier
-    docs = verifier.docs(canons, verifier.elements_many(norms))
-    return _MATCHER.fingerprinter.signatures(canons), docs, norms if with_norms else None
+    sigs, docs = _MATCHER.prepare(norms, normalized=True)
+    return sigs, docs, norms if with_norms else None
 
 
 def row_ids(chunk, source: Path) -> list[str]:

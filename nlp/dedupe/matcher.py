@@ -46,11 +46,12 @@ class Matcher:
     def signatures(self, texts: list[str]) -> np.ndarray:
         return self.fingerprinter.signatures([canonical(t) for t in texts])
 
-    def prepare(self, texts: list[str]) -> tuple[np.ndarray, list[Doc]]:
-        """Signatures and verification documents of raw texts."""
+    def prepare(self, texts: list[str], normalized: bool = False) -> tuple[np.ndarray, list[Doc]]:
+        """Signatures and verification documents of raw texts (``normalized``: of texts that have
+        been through nlp.normalize already)."""
         from nlp.normalize import normalize
 
-        norm = [normalize(t if isinstance(t, str) else str(t)) for t in texts]
+        norm = texts if normalized else [normalize(t if isinstance(t, str) else str(t)) for t in texts]
         canons = [canonical(t, normalized=True) for t in norm]
         docs = self.verifier.docs(canons, self.verifier.elements_many(norm))
         return self.fingerprinter.signatures(canons), docs
